@@ -1,0 +1,1 @@
+//! dlib model importer: dlib's serialisation, ResNet to ONNX, shape predictors.

@@ -1,0 +1,1 @@
+//! The HTTP service: routes, auth, OpenAPI, business rules and compatibility routes.

@@ -1,0 +1,1 @@
+//! dlib-compatible face processing: 5-point shape predictor and face chips.

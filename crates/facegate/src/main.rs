@@ -1,0 +1,3 @@
+//! The `facegate` command line.
+
+fn main() {}
