@@ -97,8 +97,14 @@ mod tests {
     #[test]
     fn rejects_degenerate_vectors() {
         assert_eq!(Embedding::from_raw(vec![]), Err(EmbeddingError::Empty));
-        assert_eq!(Embedding::from_raw(vec![0.0; 4]), Err(EmbeddingError::ZeroNorm));
-        assert_eq!(Embedding::from_raw(vec![f32::NAN]), Err(EmbeddingError::NotFinite));
+        assert_eq!(
+            Embedding::from_raw(vec![0.0; 4]),
+            Err(EmbeddingError::ZeroNorm)
+        );
+        assert_eq!(
+            Embedding::from_raw(vec![f32::NAN]),
+            Err(EmbeddingError::NotFinite)
+        );
         let a = Embedding::from_raw(vec![1.0; 3]).unwrap();
         let b = Embedding::from_raw(vec![1.0; 4]).unwrap();
         assert_eq!(a.cosine(&b), Err(EmbeddingError::DimensionMismatch(3, 4)));

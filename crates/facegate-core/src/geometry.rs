@@ -28,7 +28,12 @@ pub struct BoundingBox {
 
 impl BoundingBox {
     pub const fn new(left: f32, top: f32, right: f32, bottom: f32) -> Self {
-        Self { left, top, right, bottom }
+        Self {
+            left,
+            top,
+            right,
+            bottom,
+        }
     }
 
     pub fn from_xywh(x: f32, y: f32, width: f32, height: f32) -> Self {
@@ -48,7 +53,10 @@ impl BoundingBox {
     }
 
     pub fn center(&self) -> Point {
-        Point::new((self.left + self.right) / 2.0, (self.top + self.bottom) / 2.0)
+        Point::new(
+            (self.left + self.right) / 2.0,
+            (self.top + self.bottom) / 2.0,
+        )
     }
 
     /// Intersection over union; 0 when either box is empty.

@@ -8,5 +8,5 @@
 mod embedding;
 mod geometry;
 
-pub use embedding::{dot, Embedding, EmbeddingError};
+pub use embedding::{Embedding, EmbeddingError, dot};
 pub use geometry::{BoundingBox, DetectedFace, Landmarks5, Point};

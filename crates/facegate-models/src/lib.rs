@@ -10,6 +10,8 @@
 //! flatbuffers, dlib's own serialisation), so the importers here rewrite them
 //! as ONNX graphs at install time.
 
-pub mod onnx;
 pub mod dlib;
+pub mod onnx;
+pub mod pack;
+pub mod runtime;
 pub mod tflite;

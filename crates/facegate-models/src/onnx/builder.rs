@@ -33,7 +33,13 @@ pub struct GraphBuilder {
 
 impl GraphBuilder {
     pub fn new(name: &str) -> Self {
-        Self { graph: GraphProto { name: name.to_owned(), ..Default::default() }, ..Default::default() }
+        Self {
+            graph: GraphProto {
+                name: name.to_owned(),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
     }
 
     /// A new unique value name starting with `hint`.
@@ -118,7 +124,10 @@ impl GraphBuilder {
             producer_name: "facegate".into(),
             producer_version: env!("CARGO_PKG_VERSION").into(),
             graph: Some(self.graph),
-            opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET_VERSION }],
+            opset_import: vec![OperatorSetIdProto {
+                domain: String::new(),
+                version: OPSET_VERSION,
+            }],
             metadata_props: self
                 .metadata
                 .into_iter()
@@ -148,13 +157,19 @@ fn value_info(name: &str, elem_type: i32, shape: &[Option<i64>]) -> ValueInfoPro
     ValueInfoProto {
         name: name.to_owned(),
         r#type: Some(TypeProto {
-            tensor_type: Some(TypeProtoTensor { elem_type, shape: Some(TensorShapeProto { dim }) }),
+            tensor_type: Some(TypeProtoTensor {
+                elem_type,
+                shape: Some(TensorShapeProto { dim }),
+            }),
         }),
     }
 }
 
 fn attribute(name: &str, value: Attr) -> AttributeProto {
-    let mut a = AttributeProto { name: name.to_owned(), ..Default::default() };
+    let mut a = AttributeProto {
+        name: name.to_owned(),
+        ..Default::default()
+    };
     match value {
         Attr::Int(i) => {
             a.r#type = attribute_type::INT;

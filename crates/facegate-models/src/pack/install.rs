@@ -1,0 +1,148 @@
+//! Installing packs atomically into `<data>/packs/<name>/`, and verifying them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::fetch::{self, FetchOptions, Fetched};
+use super::{Manifest, PackError, check_hash, convert::convert, sha256_hex};
+
+pub const MANIFEST_FILE: &str = "pack.toml";
+pub const LOCK_FILE: &str = "lock.json";
+
+/// What was installed: the hash of every file as written, checked on load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lock {
+    pub name: String,
+    pub version: String,
+    pub files: BTreeMap<String, String>,
+}
+
+/// A verified installed pack.
+#[derive(Debug, Clone)]
+pub struct InstalledPack {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub lock: Lock,
+}
+
+impl InstalledPack {
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+}
+
+pub fn pack_dir(data_dir: &Path, name: &str) -> PathBuf {
+    data_dir.join("packs").join(name)
+}
+
+/// Install `manifest` into `<data>/packs/<name>`, replacing any previous install only once
+/// the new one is complete and verified.
+pub fn install(
+    manifest: &Manifest,
+    data_dir: &Path,
+    options: &FetchOptions,
+) -> Result<InstalledPack, PackError> {
+    manifest.validate()?;
+    let packs = data_dir.join("packs");
+    std::fs::create_dir_all(&packs).map_err(PackError::io(&packs))?;
+    let staging = packs.join(format!(".staging-{}-{}", manifest.name, std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(PackError::io(&staging))?;
+    }
+    std::fs::create_dir_all(&staging).map_err(PackError::io(&staging))?;
+    let result = stage(manifest, &staging, options);
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    let target = pack_dir(data_dir, &manifest.name);
+    let old = packs.join(format!(".old-{}-{}", manifest.name, std::process::id()));
+    if target.exists() {
+        std::fs::rename(&target, &old).map_err(PackError::io(&target))?;
+    }
+    std::fs::rename(&staging, &target).map_err(PackError::io(&target))?;
+    if old.exists() {
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    verify(data_dir, &manifest.name)
+}
+
+fn stage(manifest: &Manifest, staging: &Path, options: &FetchOptions) -> Result<(), PackError> {
+    let mut fetched: BTreeMap<&str, Fetched> = BTreeMap::new();
+    let mut lock = Lock {
+        name: manifest.name.clone(),
+        version: manifest.version.clone(),
+        files: BTreeMap::new(),
+    };
+    for file in &manifest.files {
+        let source = manifest
+            .source(&file.source)
+            .ok_or_else(|| PackError::Manifest(format!("unknown source {}", file.source)))?;
+        if !fetched.contains_key(source.id.as_str()) {
+            tracing::info!(source = %source.id, "fetching");
+            fetched.insert(&source.id, fetch::fetch(source, options)?);
+        }
+        let bytes = fetch::read(&fetched[source.id.as_str()], &file.member)?;
+        check_hash(
+            &format!("{} ({})", file.name, file.member),
+            &bytes,
+            &file.sha256,
+        )?;
+        let bytes = convert(file.convert, &file.name, bytes)?;
+        let path = staging.join(&file.name);
+        std::fs::write(&path, &bytes).map_err(PackError::io(&path))?;
+        lock.files.insert(file.name.clone(), sha256_hex(&bytes));
+    }
+    let manifest_path = staging.join(MANIFEST_FILE);
+    std::fs::write(&manifest_path, manifest.to_toml()?).map_err(PackError::io(&manifest_path))?;
+    let lock_path = staging.join(LOCK_FILE);
+    let lock_json =
+        serde_json::to_string_pretty(&lock).map_err(|e| PackError::Manifest(e.to_string()))?;
+    std::fs::write(&lock_path, lock_json).map_err(PackError::io(&lock_path))?;
+    Ok(())
+}
+
+/// Load an installed pack and re-hash every file against its lock.
+pub fn verify(data_dir: &Path, name: &str) -> Result<InstalledPack, PackError> {
+    let dir = pack_dir(data_dir, name);
+    let manifest_path = dir.join(MANIFEST_FILE);
+    if !manifest_path.is_file() {
+        return Err(PackError::NotInstalled(name.to_owned()));
+    }
+    let text = std::fs::read_to_string(&manifest_path).map_err(PackError::io(&manifest_path))?;
+    let manifest = Manifest::from_toml(&text)?;
+    let lock_path = dir.join(LOCK_FILE);
+    let lock_text = std::fs::read_to_string(&lock_path).map_err(PackError::io(&lock_path))?;
+    let lock: Lock = serde_json::from_str(&lock_text)
+        .map_err(|e| PackError::Manifest(format!("{}: {e}", lock_path.display())))?;
+    for file in &manifest.files {
+        let expected = lock.files.get(&file.name).ok_or_else(|| {
+            PackError::Manifest(format!("{} is missing from {LOCK_FILE}", file.name))
+        })?;
+        let path = dir.join(&file.name);
+        let bytes = std::fs::read(&path).map_err(PackError::io(&path))?;
+        check_hash(&path.display().to_string(), &bytes, expected)?;
+    }
+    Ok(InstalledPack {
+        dir,
+        manifest,
+        lock,
+    })
+}
+
+/// Names of the packs installed under `data_dir`.
+pub fn installed_packs(data_dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("packs")) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join(MANIFEST_FILE).is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}

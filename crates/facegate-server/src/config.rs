@@ -1,0 +1,487 @@
+//! Service configuration: a TOML file, then `FACEGATE_*` environment
+//! overrides, then validation. Every error names the option and where its
+//! value came from, because a service that refuses to start must say why.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Everything `facegate serve` needs. Field names are the TOML keys.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Database, JWT key, logs and (by default) model packs live here.
+    pub data_dir: PathBuf,
+    /// Socket address to listen on.
+    pub listen: String,
+    /// `sqlite://...` or `postgres://...`; empty = SQLite file in `data_dir`.
+    pub database_url: String,
+    pub database_max_connections: u32,
+    /// Model pack to load.
+    pub pack: String,
+    /// Where installed packs and the ONNX runtime live; empty = `data_dir`.
+    pub models_dir: PathBuf,
+    /// Refuse to start without the face engine. When false the service starts
+    /// without it and recognition routes answer 503.
+    pub engine_required: bool,
+    /// Concurrent engine calls (one ONNX session each).
+    pub engine_sessions: usize,
+    /// ONNX Runtime threads per session.
+    pub engine_threads: usize,
+    /// Largest request body in bytes (images included, base64 or not).
+    pub max_body_bytes: usize,
+    /// Largest decoded image, width × height.
+    pub max_image_pixels: u64,
+    /// Serve the Swagger UI page at `/docs`.
+    pub swagger_ui: bool,
+    pub auth: AuthConfig,
+    pub limits: RateLimitConfig,
+    pub cors: CorsConfig,
+    pub logging: LoggingConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HS256 signing key (≥ 32 bytes). Empty = generated once into
+    /// `data_dir/jwt.key` with mode 0600.
+    pub jwt_secret: String,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    /// Failed logins before an account is locked.
+    pub max_failed_logins: u32,
+    pub lockout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Requests per minute per client IP (0 = unlimited).
+    pub per_ip_per_minute: u32,
+    /// Requests per minute per API key (0 = unlimited).
+    pub per_key_per_minute: u32,
+    /// Login attempts per minute per client IP.
+    pub login_per_ip_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Allowed origins (`https://app.example.com`), or `["*"]`. Empty = no CORS.
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// `tracing` filter, e.g. `info` or `facegate_server=debug,info`.
+    pub level: String,
+    /// Directory for daily-rotated log files; empty = `data_dir/logs`.
+    pub dir: PathBuf,
+    /// Days of log files to keep.
+    pub retention_days: usize,
+    /// JSON lines instead of text.
+    pub json: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: facegate_vision::default_data_dir(),
+            listen: "127.0.0.1:8080".into(),
+            database_url: String::new(),
+            database_max_connections: 8,
+            pack: "default".into(),
+            models_dir: PathBuf::new(),
+            engine_required: true,
+            engine_sessions: facegate_vision::session::available_cores(),
+            engine_threads: 1,
+            max_body_bytes: 10 * 1024 * 1024,
+            max_image_pixels: 40_000_000,
+            swagger_ui: true,
+            auth: AuthConfig::default(),
+            limits: RateLimitConfig::default(),
+            cors: CorsConfig::default(),
+            logging: LoggingConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            jwt_secret: String::new(),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            max_failed_logins: 5,
+            lockout_secs: 15 * 60,
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            per_ip_per_minute: 6000,
+            per_key_per_minute: 6000,
+            login_per_ip_per_minute: 20,
+        }
+    }
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            level: "info".into(),
+            dir: PathBuf::new(),
+            retention_days: 14,
+            json: false,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Int,
+    Bool,
+    List,
+}
+
+/// Every environment override: variable, TOML path, type.
+pub const ENV_VARS: &[(&str, &str, &str)] = &[
+    ("FACEGATE_DATA_DIR", "data_dir", "path"),
+    ("FACEGATE_LISTEN", "listen", "address"),
+    ("FACEGATE_DATABASE_URL", "database_url", "url"),
+    (
+        "FACEGATE_DATABASE_MAX_CONNECTIONS",
+        "database_max_connections",
+        "integer",
+    ),
+    ("FACEGATE_PACK", "pack", "string"),
+    ("FACEGATE_MODELS_DIR", "models_dir", "path"),
+    ("FACEGATE_ENGINE_REQUIRED", "engine_required", "bool"),
+    ("FACEGATE_ENGINE_SESSIONS", "engine_sessions", "integer"),
+    ("FACEGATE_ENGINE_THREADS", "engine_threads", "integer"),
+    ("FACEGATE_MAX_BODY_BYTES", "max_body_bytes", "integer"),
+    ("FACEGATE_MAX_IMAGE_PIXELS", "max_image_pixels", "integer"),
+    ("FACEGATE_SWAGGER_UI", "swagger_ui", "bool"),
+    ("FACEGATE_JWT_SECRET", "auth.jwt_secret", "string"),
+    (
+        "FACEGATE_ACCESS_TOKEN_TTL_SECS",
+        "auth.access_token_ttl_secs",
+        "integer",
+    ),
+    (
+        "FACEGATE_REFRESH_TOKEN_TTL_SECS",
+        "auth.refresh_token_ttl_secs",
+        "integer",
+    ),
+    (
+        "FACEGATE_MAX_FAILED_LOGINS",
+        "auth.max_failed_logins",
+        "integer",
+    ),
+    ("FACEGATE_LOCKOUT_SECS", "auth.lockout_secs", "integer"),
+    (
+        "FACEGATE_RATE_LIMIT_PER_IP",
+        "limits.per_ip_per_minute",
+        "integer",
+    ),
+    (
+        "FACEGATE_RATE_LIMIT_PER_KEY",
+        "limits.per_key_per_minute",
+        "integer",
+    ),
+    (
+        "FACEGATE_LOGIN_RATE_LIMIT",
+        "limits.login_per_ip_per_minute",
+        "integer",
+    ),
+    ("FACEGATE_CORS_ORIGINS", "cors.allowed_origins", "list"),
+    ("FACEGATE_LOG_LEVEL", "logging.level", "string"),
+    ("FACEGATE_LOG_DIR", "logging.dir", "path"),
+    (
+        "FACEGATE_LOG_RETENTION_DAYS",
+        "logging.retention_days",
+        "integer",
+    ),
+    ("FACEGATE_LOG_JSON", "logging.json", "bool"),
+];
+
+fn kind_of(name: &str) -> Kind {
+    match name {
+        "integer" => Kind::Int,
+        "bool" => Kind::Bool,
+        "list" => Kind::List,
+        _ => Kind::Str,
+    }
+}
+
+impl Config {
+    /// Load from an optional TOML file and the process environment, then validate.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &vars)
+    }
+
+    /// [`Config::load`] with an explicit environment (tests).
+    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Parse {
+                        path: path.to_path_buf(),
+                        message: e.to_string(),
+                    })?
+            }
+            None => toml::Table::new(),
+        };
+        for (var, value) in env {
+            let Some((_, path, kind)) = ENV_VARS.iter().find(|(v, _, _)| v == var) else {
+                continue;
+            };
+            let parsed = match kind_of(kind) {
+                Kind::Str => toml::Value::String(value.clone()),
+                Kind::Int => value
+                    .trim()
+                    .parse::<i64>()
+                    .map(toml::Value::Integer)
+                    .map_err(|_| ConfigError::Env {
+                        var: var.clone(),
+                        message: format!("{value:?} is not an integer"),
+                    })?,
+                Kind::Bool => match value.trim().to_ascii_lowercase().as_str() {
+                    "1" | "true" | "yes" | "on" => toml::Value::Boolean(true),
+                    "0" | "false" | "no" | "off" => toml::Value::Boolean(false),
+                    _ => {
+                        return Err(ConfigError::Env {
+                            var: var.clone(),
+                            message: format!("{value:?} is not a boolean (true/false)"),
+                        });
+                    }
+                },
+                Kind::List => toml::Value::Array(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| toml::Value::String(s.to_string()))
+                        .collect(),
+                ),
+            };
+            set_path(&mut table, path, parsed);
+        }
+        let source = file.map_or_else(|| PathBuf::from("<environment>"), Path::to_path_buf);
+        let config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: source,
+                    message: e.message().to_string(),
+                })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Check every option; the first problem is reported.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.data_dir.as_os_str().is_empty() {
+            return bad("data_dir (FACEGATE_DATA_DIR) must be set".into());
+        }
+        if self.listen.parse::<SocketAddr>().is_err() {
+            return bad(format!(
+                "listen (FACEGATE_LISTEN) = {:?} is not a socket address like 127.0.0.1:8080",
+                self.listen
+            ));
+        }
+        let url = &self.database_url;
+        if !url.is_empty()
+            && !url.starts_with("sqlite:")
+            && !url.starts_with("postgres://")
+            && !url.starts_with("postgresql://")
+        {
+            return bad("database_url (FACEGATE_DATABASE_URL) must start with sqlite:, postgres:// or postgresql://".into());
+        }
+        if self.database_max_connections == 0 || self.database_max_connections > 1000 {
+            return bad("database_max_connections must be between 1 and 1000".into());
+        }
+        if self.pack.trim().is_empty() {
+            return bad("pack (FACEGATE_PACK) must name a model pack".into());
+        }
+        if !(1..=256).contains(&self.engine_sessions) || !(1..=256).contains(&self.engine_threads) {
+            return bad("engine_sessions and engine_threads must be between 1 and 256".into());
+        }
+        if !(1024..=512 * 1024 * 1024).contains(&self.max_body_bytes) {
+            return bad(
+                "max_body_bytes (FACEGATE_MAX_BODY_BYTES) must be between 1024 and 536870912"
+                    .into(),
+            );
+        }
+        if !(1024..=400_000_000).contains(&self.max_image_pixels) {
+            return bad("max_image_pixels must be between 1024 and 400000000".into());
+        }
+        if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
+            return bad("auth.jwt_secret (FACEGATE_JWT_SECRET) must be at least 32 characters; leave it empty to generate one".into());
+        }
+        if !(30..=24 * 3600).contains(&self.auth.access_token_ttl_secs) {
+            return bad("auth.access_token_ttl_secs must be between 30 and 86400".into());
+        }
+        if !(60..=365 * 24 * 3600).contains(&self.auth.refresh_token_ttl_secs) {
+            return bad("auth.refresh_token_ttl_secs must be between 60 and 31536000".into());
+        }
+        if self.auth.max_failed_logins == 0 {
+            return bad("auth.max_failed_logins must be at least 1".into());
+        }
+        if self.limits.login_per_ip_per_minute == 0 {
+            return bad("limits.login_per_ip_per_minute must be at least 1".into());
+        }
+        for origin in &self.cors.allowed_origins {
+            let ok = origin == "*"
+                || ((origin.starts_with("http://") || origin.starts_with("https://"))
+                    && axum::http::HeaderValue::from_str(origin).is_ok()
+                    && !origin.ends_with('/'));
+            if !ok {
+                return bad(format!(
+                    "cors.allowed_origins: {origin:?} must be \"*\" or an origin like https://app.example.com (no path, no trailing slash)"
+                ));
+            }
+        }
+        if self.cors.allowed_origins.len() > 1 && self.cors.allowed_origins.iter().any(|o| o == "*")
+        {
+            return bad("cors.allowed_origins: \"*\" cannot be combined with other origins".into());
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.logging.level).is_err() {
+            return bad(format!(
+                "logging.level {:?} is not a valid filter",
+                self.logging.level
+            ));
+        }
+        if self.logging.retention_days == 0 {
+            return bad("logging.retention_days must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        // Validated in `validate`.
+        self.listen
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            facegate_store::sqlite_url_for_dir(&self.data_dir)
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn models_dir(&self) -> PathBuf {
+        if self.models_dir.as_os_str().is_empty() {
+            self.data_dir.clone()
+        } else {
+            self.models_dir.clone()
+        }
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        if self.logging.dir.as_os_str().is_empty() {
+            self.data_dir.join("logs")
+        } else {
+            self.logging.dir.clone()
+        }
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) {
+    match path.split_once('.') {
+        Some((section, key)) => {
+            let entry = table
+                .entry(section.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(t) = entry {
+                t.insert(key.to_string(), value);
+            }
+        }
+        None => {
+            table.insert(path.to_string(), value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn env_overrides_file_and_is_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\n[auth]\naccess_token_ttl_secs = 60\n",
+        )
+        .unwrap();
+        let c = Config::load_from(
+            Some(&file),
+            &env(&[
+                ("FACEGATE_DATA_DIR", "/tmp/x"),
+                ("FACEGATE_LISTEN", "0.0.0.0:8081"),
+                (
+                    "FACEGATE_CORS_ORIGINS",
+                    "https://a.example, https://b.example",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:8081");
+        assert_eq!(c.auth.access_token_ttl_secs, 60);
+        assert_eq!(c.cors.allowed_origins.len(), 2);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        let e = Config::load_from(None, &env(&[("FACEGATE_LISTEN", "nope")])).unwrap_err();
+        assert!(e.to_string().contains("FACEGATE_LISTEN"), "{e}");
+        let e = Config::load_from(None, &env(&[("FACEGATE_MAX_BODY_BYTES", "lots")])).unwrap_err();
+        assert!(e.to_string().contains("not an integer"), "{e}");
+        let e = Config::load_from(None, &env(&[("FACEGATE_JWT_SECRET", "short")])).unwrap_err();
+        assert!(e.to_string().contains("32"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let e = Config::load_from(Some(&file), &[]).unwrap_err();
+        assert!(e.to_string().contains("lisen"), "{e}");
+    }
+}

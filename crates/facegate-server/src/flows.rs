@@ -1,0 +1,545 @@
+//! The decisions the product exists for, shared by the v1 routes and the
+//! compatibility routes: identify, mark attendance, decide access.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::http::StatusCode;
+use facegate_store::{
+    AttendanceInput, AttendanceRules, AuditEvent, MarkOutcome, OrgSettings, Organisation, Person,
+    PersonStatus, UnknownFacePolicy, now_ms,
+};
+use facegate_vision::{Analysis, AnalyzedFace};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::engine::primary_face;
+use crate::error::{ApiError, ApiResult};
+use crate::rules::{LivenessVerdict, day_string, liveness_verdict, local_time, schedules_allow};
+use crate::state::AppState;
+
+/// A person matched to a face.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchOut {
+    pub person_id: String,
+    pub external_id: String,
+    pub name: String,
+    pub status: PersonStatus,
+    /// Best template's cosine similarity.
+    pub score: f32,
+    pub min_score: f32,
+    pub mean_score: f32,
+    pub templates: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FaceOut {
+    #[serde(rename = "box")]
+    pub bbox: facegate_core::BoundingBox,
+    pub detector_score: f32,
+    pub landmarks: facegate_core::Landmarks5,
+    pub quality: facegate_vision::quality::Quality,
+    pub liveness: Option<f32>,
+    /// Candidates, best first (at most `top_k`, above or below threshold).
+    pub matches: Vec<MatchOut>,
+    /// `match` when the best candidate reaches the threshold, else `unknown`.
+    pub decision: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentifyOut {
+    pub faces_found: usize,
+    /// `match` when any face matched, `no_match` when faces matched nobody,
+    /// `no_face` when none was found.
+    pub decision: &'static str,
+    pub threshold: f32,
+    pub model_id: String,
+    pub width: u32,
+    pub height: u32,
+    pub faces: Vec<FaceOut>,
+    pub timings: Value,
+}
+
+/// The organisation's liveness threshold, else the pack's, else 0.5.
+pub fn liveness_threshold(state: &AppState, settings: &OrgSettings) -> f32 {
+    settings
+        .liveness_threshold
+        .or_else(|| state.engine.as_ref().and_then(|e| e.liveness_threshold()))
+        .unwrap_or(0.5)
+}
+
+pub fn effective_threshold(
+    state: &AppState,
+    settings: &OrgSettings,
+    requested: Option<f32>,
+) -> ApiResult<f32> {
+    if let Some(t) = requested
+        && !(t.is_finite() && (-1.0..=1.0).contains(&t))
+    {
+        return Err(ApiError::invalid("`threshold` must be between -1 and 1"));
+    }
+    Ok(requested
+        .or(settings.match_threshold)
+        .unwrap_or(state.engine()?.match_threshold()))
+}
+
+fn timings(analysis: &Analysis, search_ms: f64, started: Instant) -> Value {
+    // Every engine stage the engine reports, plus search and total.
+    let mut t = serde_json::to_value(analysis.timings).unwrap_or_else(|_| json!({}));
+    if let Value::Object(m) = &mut t {
+        m.insert("search_ms".into(), json!(search_ms));
+        m.insert(
+            "total_ms".into(),
+            json!(started.elapsed().as_secs_f64() * 1000.0),
+        );
+    }
+    t
+}
+
+/// 1:N search of every face in the image against the organisation's gallery.
+pub async fn identify(
+    state: &AppState,
+    org: &Organisation,
+    image: Vec<u8>,
+    top_k: usize,
+    threshold: Option<f32>,
+    primary_only: bool,
+) -> ApiResult<(IdentifyOut, Analysis)> {
+    let started = Instant::now();
+    let engine = state.engine()?.clone();
+    let threshold = effective_threshold(state, &org.settings, threshold)?;
+    let analysis = engine.analyze(Arc::new(image)).await?;
+    let search_start = Instant::now();
+    let faces: Vec<&AnalyzedFace> = if primary_only {
+        primary_face(&analysis).into_iter().collect()
+    } else {
+        analysis.faces.iter().collect()
+    };
+    let mut out_faces = Vec::with_capacity(faces.len());
+    for face in faces {
+        let hits = state
+            .store
+            .gallery()
+            .search(&org.id, engine.model_id(), &face.embedding, top_k);
+        let ids: Vec<String> = hits.iter().map(|h| h.person_id.clone()).collect();
+        let people = state.store.people_by_ids(&org.id, &ids).await?;
+        let matches: Vec<MatchOut> = hits
+            .iter()
+            .filter_map(|h| {
+                people
+                    .iter()
+                    .find(|p| p.id == h.person_id)
+                    .map(|p| MatchOut {
+                        person_id: p.id.clone(),
+                        external_id: p.external_id.clone(),
+                        name: p.name.clone(),
+                        status: p.status,
+                        score: h.score,
+                        min_score: h.min_score,
+                        mean_score: h.mean_score,
+                        templates: h.templates,
+                    })
+            })
+            .collect();
+        let decision = if matches.first().is_some_and(|m| m.score >= threshold) {
+            "match"
+        } else {
+            "unknown"
+        };
+        out_faces.push(FaceOut {
+            bbox: face.face.bbox,
+            detector_score: face.face.score,
+            landmarks: face.face.landmarks,
+            quality: face.quality,
+            liveness: face.liveness,
+            matches,
+            decision,
+        });
+    }
+    let search_ms = search_start.elapsed().as_secs_f64() * 1000.0;
+    let decision = if analysis.faces.is_empty() {
+        "no_face"
+    } else if out_faces.iter().any(|f| f.decision == "match") {
+        "match"
+    } else {
+        "no_match"
+    };
+    state.metrics.record_recognition(
+        decision,
+        started.elapsed().as_secs_f64() - search_ms / 1000.0,
+    );
+    let out = IdentifyOut {
+        faces_found: analysis.faces.len(),
+        decision,
+        threshold,
+        model_id: engine.model_id().to_string(),
+        width: analysis.width,
+        height: analysis.height,
+        faces: out_faces,
+        timings: timings(&analysis, search_ms, started),
+    };
+    Ok((out, analysis))
+}
+
+/// Show only the end of a credential in logs and responses.
+pub fn mask_credential(c: &str) -> String {
+    let chars: Vec<char> = c.chars().collect();
+    let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+    format!("****{tail}")
+}
+
+async fn check_device(
+    state: &AppState,
+    org_id: &str,
+    device_id: Option<&str>,
+) -> ApiResult<Option<bool>> {
+    match device_id {
+        None => Ok(None),
+        Some(d) => {
+            if uuid::Uuid::parse_str(d).is_err() {
+                return Err(ApiError::not_found("device"));
+            }
+            Ok(Some(state.store.get_device(org_id, d).await?.enabled))
+        }
+    }
+}
+
+fn person_json(p: &Person) -> Value {
+    json!({"id": p.id, "external_id": p.external_id, "name": p.name, "department": p.department, "status": p.status})
+}
+
+/// Inputs to an attendance mark.
+#[derive(Debug, Default)]
+pub struct MarkParams {
+    pub device_id: Option<String>,
+    pub kind: Option<String>,
+    pub credential: Option<String>,
+    pub source: &'static str,
+    /// An identification of the same image already done by the caller.
+    pub identified: Option<IdentifyOut>,
+}
+
+/// Recognise (or look up by credential) and record attendance under the
+/// organisation's rules. Business refusals are `200` with `recorded: false`
+/// and a `reason`; bad input is 4xx.
+pub async fn mark_attendance(
+    state: &AppState,
+    org_id: &str,
+    image: Option<Vec<u8>>,
+    params: MarkParams,
+) -> ApiResult<Value> {
+    let started = Instant::now();
+    let org = state.store.get_org(org_id).await?;
+    let settings = &org.settings;
+    let live_threshold = liveness_threshold(state, settings);
+    if let Some(k) = &params.kind
+        && k != "in"
+        && k != "out"
+    {
+        return Err(ApiError::invalid("`kind` must be `in` or `out`"));
+    }
+    if check_device(state, org_id, params.device_id.as_deref()).await? == Some(false) {
+        return Err(ApiError::conflict("the device is disabled"));
+    }
+    let mut event = AuditEvent {
+        action: "attendance".into(),
+        decision: "rejected".into(),
+        device_id: params.device_id.clone(),
+        credential: params.credential.as_deref().map(mask_credential),
+        ..AuditEvent::default()
+    };
+    let mut faces_found = 0;
+    let mut timing = Value::Null;
+    let (person, score, liveness) = match (image, &params.credential) {
+        (Some(image), _) => {
+            let out = match params.identified {
+                Some(out) => out,
+                None => identify(state, &org, image, 1, None, true).await?.0,
+            };
+            faces_found = out.faces_found;
+            timing = out.timings.clone();
+            let Some(face) = out.faces.first() else {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "no_face",
+                    "no face was found in the image",
+                ));
+            };
+            let best = face.matches.first();
+            event.score = best.map(|m| f64::from(m.score));
+            event.liveness = face.liveness.map(f64::from);
+            if face.decision != "match" {
+                if settings.unknown_face_policy == UnknownFacePolicy::Log {
+                    event.reason = "unknown_face".into();
+                    state.store.append_audit(org_id, &event).await?;
+                }
+                return Ok(json!({
+                    "recorded": false, "reason": "unknown_face",
+                    "message": "the face does not match anyone enrolled",
+                    "person": null, "score": event.score, "liveness": face.liveness,
+                    "faces_found": faces_found, "timings": timing,
+                }));
+            }
+            let Some(best) = best else {
+                return Err(ApiError::internal());
+            };
+            let person = state.store.get_person(org_id, &best.person_id).await?;
+            (person, Some(best.score), face.liveness)
+        }
+        (None, Some(credential)) if !settings.require_face => {
+            match state
+                .store
+                .find_person_by_credential(org_id, credential)
+                .await?
+            {
+                Some(p) => (p, None, None),
+                None => {
+                    event.reason = "unknown_credential".into();
+                    state.store.append_audit(org_id, &event).await?;
+                    return Ok(json!({
+                        "recorded": false, "reason": "unknown_credential",
+                        "message": "no person holds this credential", "person": null,
+                    }));
+                }
+            }
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "face_required",
+                "this organisation requires a face image to record attendance",
+            ));
+        }
+        (None, None) => return Err(crate::image_input::missing_image()),
+    };
+    event.person_id = Some(person.id.clone());
+    let refuse = |reason: &'static str, message: String| (reason, message);
+    let refusal = if person.status != PersonStatus::Active {
+        Some(refuse(
+            "suspended",
+            format!("{} is {}", person.name, person.status.as_str()),
+        ))
+    } else {
+        None
+    };
+    let verdict = if params.credential.is_some() && score.is_none() {
+        LivenessVerdict::Pass
+    } else {
+        liveness_verdict(settings, live_threshold, liveness)
+    };
+    let refusal = refusal.or_else(|| {
+        (verdict == LivenessVerdict::Reject).then(|| {
+            refuse(
+                "liveness",
+                match liveness {
+                    Some(l) => format!(
+                        "liveness score {l:.3} is below the required {:.3}",
+                        live_threshold
+                    ),
+                    None => "liveness is required but the model pack has no liveness model".into(),
+                },
+            )
+        })
+    });
+    if let Some((reason, message)) = refusal {
+        event.reason = reason.into();
+        state.store.append_audit(org_id, &event).await?;
+        return Ok(json!({
+            "recorded": false, "reason": reason, "message": message,
+            "person": person_json(&person), "score": score, "liveness": liveness,
+            "faces_found": faces_found, "timings": timing,
+        }));
+    }
+    let ts = now_ms();
+    let local = local_time(settings, ts);
+    let rules = AttendanceRules {
+        max_per_day: settings.max_attendance_per_day,
+        min_interval_ms: i64::from(settings.min_interval_seconds) * 1000,
+        day: day_string(local.date),
+        ts,
+        kind: params.kind.clone(),
+    };
+    let input = AttendanceInput {
+        confidence: score.map(f64::from),
+        liveness: liveness.map(f64::from),
+        liveness_flagged: verdict == LivenessVerdict::Flag,
+        device_id: params.device_id.clone(),
+        source: params.source.to_string(),
+    };
+    let outcome = state
+        .store
+        .mark_attendance(org_id, &person.id, &rules, &input)
+        .await?;
+    let total_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok(match outcome {
+        MarkOutcome::Recorded { record, audit } => json!({
+            "recorded": true, "reason": if record.liveness_flagged { "liveness_flagged" } else { "ok" },
+            "message": format!("{} recorded for {}", record.kind, person.name),
+            "person": person_json(&person), "record": record, "score": score, "liveness": liveness,
+            "log_seq": audit.seq, "faces_found": faces_found, "timings": timing, "total_ms": total_ms,
+        }),
+        MarkOutcome::Rejected {
+            reason,
+            message,
+            audit,
+        } => json!({
+            "recorded": false, "reason": reason, "message": message,
+            "person": person_json(&person), "score": score, "liveness": liveness,
+            "log_seq": audit.seq, "faces_found": faces_found, "timings": timing, "total_ms": total_ms,
+        }),
+    })
+}
+
+/// Granted or denied at a device, now, with the reason; always logged
+/// (unknown faces only when the organisation's policy says so).
+pub async fn decide_access(
+    state: &AppState,
+    org_id: &str,
+    image: Option<Vec<u8>>,
+    credential: Option<String>,
+    device_id: Option<String>,
+) -> ApiResult<Value> {
+    if image.is_none() && credential.is_none() {
+        return Err(ApiError::bad_request(
+            "missing_input",
+            "send a face image and/or a `credential` (RFID/NFC code or external id)",
+        ));
+    }
+    if let Some(c) = &credential
+        && (c.trim().is_empty() || c.len() > 128)
+    {
+        return Err(ApiError::invalid(
+            "`credential` must be 1 to 128 characters",
+        ));
+    }
+    let org = state.store.get_org(org_id).await?;
+    let settings = &org.settings;
+    let live_threshold = liveness_threshold(state, settings);
+    let device_enabled = check_device(state, org_id, device_id.as_deref()).await?;
+    let mut event = AuditEvent {
+        action: "access".into(),
+        decision: "denied".into(),
+        device_id: device_id.clone(),
+        credential: credential.as_deref().map(mask_credential),
+        ..AuditEvent::default()
+    };
+    let mut face_person: Option<Person> = None;
+    let mut score = None;
+    let mut liveness = None;
+    let mut timing = Value::Null;
+    let mut face_seen = false;
+    let mut reason: Option<(&'static str, String)> = None;
+    if device_enabled == Some(false) {
+        reason = Some(("device_disabled", "the device is disabled".into()));
+    }
+    if reason.is_none()
+        && let Some(image) = image
+    {
+        let (out, _) = identify(state, &org, image, 1, None, true).await?;
+        timing = out.timings.clone();
+        match out.faces.first() {
+            None => reason = Some(("no_face", "no face was found in the image".into())),
+            Some(face) => {
+                face_seen = true;
+                liveness = face.liveness;
+                score = face.matches.first().map(|m| m.score);
+                if face.decision == "match"
+                    && let Some(m) = face.matches.first()
+                {
+                    face_person = Some(state.store.get_person(org_id, &m.person_id).await?);
+                } else {
+                    reason = Some(("unknown", "the face does not match anyone enrolled".into()));
+                }
+            }
+        }
+    }
+    let mut cred_person: Option<Person> = None;
+    if reason.is_none()
+        && let Some(c) = credential.as_deref()
+    {
+        let c = c.trim();
+        cred_person = match state.store.find_person_by_credential(org_id, c).await? {
+            Some(p) => Some(p),
+            None => state.store.find_person_by_external_id(org_id, c).await?,
+        };
+        if cred_person.is_none() {
+            reason = Some(("unknown", "no person holds this credential".into()));
+        }
+    }
+    if reason.is_none()
+        && let (Some(a), Some(b)) = (&face_person, &cred_person)
+        && a.id != b.id
+    {
+        reason = Some((
+            "mismatch",
+            "the face and the credential belong to different people".into(),
+        ));
+    }
+    if reason.is_none()
+        && settings.require_second_factor
+        && (face_person.is_none() || cred_person.is_none())
+    {
+        reason = Some((
+            "second_factor_missing",
+            "this organisation requires both a face and a credential".into(),
+        ));
+    }
+    let person = face_person.or(cred_person);
+    if let Some(p) = &person {
+        event.person_id = Some(p.id.clone());
+    }
+    if reason.is_none()
+        && let Some(p) = &person
+    {
+        if p.status != PersonStatus::Active {
+            reason = Some(("suspended", format!("{} is {}", p.name, p.status.as_str())));
+        } else if face_seen
+            && liveness_verdict(settings, live_threshold, liveness) == LivenessVerdict::Reject
+        {
+            reason = Some((
+                "liveness",
+                match liveness {
+                    Some(l) => format!(
+                        "liveness score {l:.3} is below the required {:.3}",
+                        live_threshold
+                    ),
+                    None => "liveness is required but the model pack has no liveness model".into(),
+                },
+            ));
+        } else {
+            let schedules = state
+                .store
+                .schedules_for(org_id, &p.id, device_id.as_deref())
+                .await?;
+            if !schedules_allow(&schedules, &local_time(settings, now_ms())) {
+                reason = Some(("schedule", "outside the person's access schedule".into()));
+            }
+        }
+    }
+    let granted = reason.is_none();
+    let (code, message) = reason.unwrap_or(("ok", "access granted".into()));
+    event.decision = if granted { "granted" } else { "denied" }.into();
+    event.reason = code.into();
+    event.score = score.map(f64::from);
+    event.liveness = liveness.map(f64::from);
+    let skip_log = code == "unknown"
+        && person.is_none()
+        && settings.unknown_face_policy == UnknownFacePolicy::Ignore;
+    let log = if skip_log {
+        Value::Null
+    } else {
+        let e = state.store.append_audit(org_id, &event).await?;
+        json!({"seq": e.seq, "hash": e.hash})
+    };
+    Ok(json!({
+        "decision": event.decision,
+        "granted": granted,
+        "reason": code,
+        "message": message,
+        "person": person.as_ref().map(person_json),
+        "score": score,
+        "liveness": liveness,
+        "device_id": device_id,
+        "log": log,
+        "timings": timing,
+    }))
+}

@@ -1,0 +1,51 @@
+//! The hash-chained access log: read it and verify it over HTTP.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use facegate_store::Role;
+use serde_json::{Value, json};
+
+use super::Paging;
+use crate::auth::{Caller, Scope};
+use crate::error::{ApiQuery, ApiResult};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/access-log", get(list))
+        .route("/access-log/verify", get(verify))
+}
+
+#[utoipa::path(get, path = "/api/v1/access-log", tag = "access", params(Paging), responses((status = 200, description = "entries, newest first")))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<Paging>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Admin, Scope::Admin)?;
+    let (limit, offset, page, per_page) = Paging::resolve(p.page, p.per_page)?;
+    let (items, total) = state
+        .store
+        .list_audit(&caller.org_id, limit, offset)
+        .await?;
+    Ok(Json(
+        json!({"items": items, "total": total, "page": page, "per_page": per_page}),
+    ))
+}
+
+/// Verifies the caller's organisation's chain.
+#[utoipa::path(get, path = "/api/v1/access-log/verify", tag = "access", responses((status = 200, description = "chain status")))]
+async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require(Role::Admin, Scope::Admin)?;
+    let report = state.store.verify_audit_chain().await?;
+    let prefix = format!("organisation {}:", caller.org_id);
+    let problems: Vec<&String> = report
+        .problems
+        .iter()
+        .filter(|p| p.starts_with(&prefix))
+        .collect();
+    Ok(Json(
+        json!({"ok": problems.is_empty(), "problems": problems}),
+    ))
+}

@@ -1,0 +1,281 @@
+//! Login, refresh-token rotation, logout and "who am I".
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use facegate_store::{RefreshFailure, now_ms};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::auth::password::verify_password;
+use crate::auth::tokens::{new_refresh_token, sha256_hex};
+use crate::auth::{Caller, Principal};
+use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::ratelimit::too_many;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(login))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/logout", post(logout))
+        .route("/auth/me", get(me))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    /// Organisation to act in; default: the account's first.
+    pub organisation_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub organisation_id: String,
+    pub role: String,
+}
+
+/// Shared by `/api/v1/auth/login` and the compatibility `/auth/login/`.
+pub async fn do_login(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    req: LoginRequest,
+) -> ApiResult<TokenResponse> {
+    if !state.limiter.check_login(ip) {
+        return Err(too_many("this address (login attempts)"));
+    }
+    let email = req.email.trim().to_lowercase();
+    if email.is_empty() || req.password.is_empty() {
+        return Err(ApiError::invalid("`email` and `password` are required"));
+    }
+    if req.password.len() > 1024 || email.len() > 254 {
+        return Err(ApiError::unauthorized(
+            "invalid_credentials",
+            "the email or password is wrong",
+        ));
+    }
+    let wrong = || ApiError::unauthorized("invalid_credentials", "the email or password is wrong");
+    let Some(account) = state.store.find_account_by_email(&email).await? else {
+        let _ = verify_password(req.password, state.dummy_hash.clone()).await;
+        return Err(wrong());
+    };
+    let now = now_ms();
+    if account.locked_until > now {
+        let secs = (account.locked_until - now) / 1000 + 1;
+        return Err(ApiError::new(
+            StatusCode::LOCKED,
+            "account_locked",
+            format!("too many failed logins; the account is locked for another {secs} s"),
+        ));
+    }
+    if !verify_password(req.password, account.password_hash.clone()).await {
+        let cfg = &state.config.auth;
+        let locked = state
+            .store
+            .record_login_failure(
+                &account.id,
+                cfg.max_failed_logins,
+                cfg.lockout_secs as i64 * 1000,
+            )
+            .await?;
+        if locked.is_some() {
+            tracing::warn!(account = %account.id, "account locked after repeated failed logins");
+            return Err(ApiError::new(
+                StatusCode::LOCKED,
+                "account_locked",
+                format!(
+                    "too many failed logins; the account is locked for {} s",
+                    cfg.lockout_secs
+                ),
+            ));
+        }
+        return Err(wrong());
+    }
+    if account.disabled {
+        return Err(ApiError::unauthorized(
+            "account_disabled",
+            "this account is disabled",
+        ));
+    }
+    state.store.record_login_success(&account.id).await?;
+    let memberships = state.store.memberships_of(&account.id).await?;
+    let membership = match &req.organisation_id {
+        Some(org) => memberships
+            .iter()
+            .find(|m| &m.org_id == org)
+            .ok_or_else(|| {
+                ApiError::forbidden("this account is not a member of that organisation")
+            })?,
+        None => memberships
+            .first()
+            .ok_or_else(|| ApiError::forbidden("this account belongs to no organisation"))?,
+    };
+    issue_tokens(
+        state,
+        &account.id,
+        &membership.org_id,
+        membership.role.as_str(),
+        None,
+    )
+    .await
+}
+
+async fn issue_tokens(
+    state: &AppState,
+    account_id: &str,
+    org_id: &str,
+    role: &str,
+    family: Option<&str>,
+) -> ApiResult<TokenResponse> {
+    let cfg = &state.config.auth;
+    let (access_token, _) = state
+        .jwt
+        .issue(account_id, org_id, cfg.access_token_ttl_secs)?;
+    let (refresh_token, hash) = new_refresh_token();
+    if family.is_none() {
+        let family = uuid::Uuid::new_v4().to_string();
+        state
+            .store
+            .insert_refresh_token(
+                &hash,
+                &family,
+                account_id,
+                org_id,
+                now_ms() + cfg.refresh_token_ttl_secs as i64 * 1000,
+            )
+            .await?;
+    }
+    Ok(TokenResponse {
+        access_token,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in: cfg.access_token_ttl_secs,
+        organisation_id: org_id.to_string(),
+        role: role.to_string(),
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, description = "wrong email or password"), (status = 423, description = "locked after repeated failures")))]
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    do_login(&state, addr.ip(), req).await.map(Json)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Rotate: the presented token is consumed and a new pair issued. Presenting
+/// a consumed token again revokes the whole session (it was stolen).
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, description = "invalid, expired or reused refresh token")))]
+async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    if req.refresh_token.is_empty() || req.refresh_token.len() > 200 {
+        return Err(ApiError::unauthorized(
+            "invalid_refresh_token",
+            "the refresh token is not valid",
+        ));
+    }
+    let old_hash = sha256_hex(&req.refresh_token);
+    let (new_token, new_hash) = new_refresh_token();
+    let ttl = state.config.auth.refresh_token_ttl_secs as i64 * 1000;
+    let grant = match state
+        .store
+        .rotate_refresh_token(&old_hash, &new_hash, now_ms() + ttl)
+        .await?
+    {
+        Ok(g) => g,
+        Err(RefreshFailure::Invalid) => {
+            return Err(ApiError::unauthorized(
+                "invalid_refresh_token",
+                "the refresh token is unknown, expired or revoked; log in again",
+            ));
+        }
+        Err(RefreshFailure::Reused) => {
+            tracing::warn!("refresh token reuse detected; session revoked");
+            return Err(ApiError::unauthorized(
+                "refresh_token_reused",
+                "this refresh token was already used; the session has been revoked for safety, log in again",
+            ));
+        }
+    };
+    let role = state
+        .store
+        .membership_role(&grant.account_id, &grant.org_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthorized("invalid_refresh_token", "the account no longer has access")
+        })?;
+    let mut tokens = issue_tokens(
+        &state,
+        &grant.account_id,
+        &grant.org_id,
+        role.as_str(),
+        Some(&grant.family_id),
+    )
+    .await?;
+    tokens.refresh_token = new_token;
+    Ok(Json(tokens))
+}
+
+/// Revoke the session the refresh token belongs to.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 204, description = "revoked"), (status = 401, description = "unknown token")))]
+async fn logout(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> ApiResult<StatusCode> {
+    if req.refresh_token.len() > 200
+        || !state
+            .store
+            .revoke_refresh_family(&sha256_hex(&req.refresh_token))
+            .await?
+    {
+        return Err(ApiError::unauthorized(
+            "invalid_refresh_token",
+            "the refresh token is unknown or already revoked",
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, description = "the caller")), security(("bearer" = []), ("api_key" = [])))]
+async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let org = state.store.get_org(&caller.org_id).await?;
+    let who = match &caller.principal {
+        Principal::Account { id } => {
+            let account = state.store.get_account(id).await?;
+            let memberships = state.store.memberships_of(id).await?;
+            json!({"kind": "account", "account": account, "organisations": memberships})
+        }
+        Principal::ApiKey { id, .. } => {
+            let key = state.store.get_api_key(&caller.org_id, id).await?;
+            json!({"kind": "api_key", "api_key": key})
+        }
+    };
+    let mut out = json!({"organisation": {"id": org.id, "name": org.name}, "role": caller.role});
+    if let (Value::Object(o), Value::Object(w)) = (&mut out, who) {
+        o.extend(w);
+    }
+    Ok(Json(out))
+}

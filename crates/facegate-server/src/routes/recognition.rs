@@ -1,0 +1,185 @@
+//! identify (1:N), verify (1:1) and detect. Every response reports faces
+//! found, scores, the decision and timings.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use facegate_store::Role;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::{Caller, Scope};
+use crate::engine::{primary_face, quality_score};
+use crate::error::{ApiError, ApiResult};
+use crate::flows::{effective_threshold, identify};
+use crate::image_input::ImageInput;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/recognition/identify", post(identify_route))
+        .route("/recognition/verify", post(verify))
+        .route("/recognition/detect", post(detect))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifyParams {
+    /// Candidates per face (1–50, default 5).
+    pub top_k: Option<usize>,
+    /// Override the organisation's match threshold (cosine similarity).
+    pub threshold: Option<f32>,
+}
+
+#[utoipa::path(post, path = "/api/v1/recognition/identify", tag = "recognition",
+    request_body(content_type = "multipart/form-data", description = "image (multipart `image`, JSON base64 `image`, or raw bytes); params top_k, threshold"),
+    responses((status = 200, description = "faces with candidates and the decision"), (status = 422, description = "not an image")))]
+async fn identify_route(
+    State(state): State<AppState>,
+    caller: Caller,
+    mut input: ImageInput<IdentifyParams>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Operator, Scope::Recognize)?;
+    let top_k = input.params.top_k.unwrap_or(5);
+    if !(1..=50).contains(&top_k) {
+        return Err(ApiError::invalid("`top_k` must be between 1 and 50"));
+    }
+    let image = input.require_image()?;
+    let org = state.store.get_org(&caller.org_id).await?;
+    let (out, _) = identify(&state, &org, image, top_k, input.params.threshold, false).await?;
+    Ok(Json(json!(out)))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyParams {
+    /// Compare the image with this person's templates...
+    pub person_id: Option<String>,
+    /// ...or with a second image `image2`.
+    pub threshold: Option<f32>,
+}
+
+#[utoipa::path(post, path = "/api/v1/recognition/verify", tag = "recognition",
+    request_body(content_type = "multipart/form-data", description = "`image` plus `person_id`, or `image` and `image2`"),
+    responses((status = 200, description = "score and same/different")))]
+async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+    mut input: ImageInput<VerifyParams>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Operator, Scope::Recognize)?;
+    let started = Instant::now();
+    let image = input.require_image()?;
+    let engine = state.engine()?.clone();
+    let org = state.store.get_org(&caller.org_id).await?;
+    let threshold = effective_threshold(&state, &org.settings, input.params.threshold)?;
+    let a = engine.analyze(Arc::new(image)).await?;
+    let Some(face_a) = primary_face(&a) else {
+        return Ok(Json(
+            json!({"faces_found": 0, "decision": "no_face", "score": null, "threshold": threshold,
+            "timings": {"total_ms": started.elapsed().as_secs_f64() * 1000.0}}),
+        ));
+    };
+    match (input.params.person_id.as_deref(), input.image2.take()) {
+        (Some(person_id), None) => {
+            crate::routes::check_id("person", person_id)?;
+            let person = state.store.get_person(&caller.org_id, person_id).await?;
+            let scores = state.store.gallery().person_scores(
+                &caller.org_id,
+                engine.model_id(),
+                &person.id,
+                &face_a.embedding,
+            );
+            let Some(best) = scores.iter().copied().reduce(f32::max) else {
+                return Err(ApiError::conflict(
+                    "the person has no active face templates for this model",
+                ));
+            };
+            let decision = if best >= threshold {
+                "same"
+            } else {
+                "different"
+            };
+            state
+                .metrics
+                .record_recognition(decision, started.elapsed().as_secs_f64());
+            Ok(Json(json!({
+                "faces_found": a.faces.len(), "decision": decision, "score": best,
+                "min_score": scores.iter().copied().reduce(f32::min),
+                "mean_score": scores.iter().sum::<f32>() / scores.len() as f32,
+                "threshold": threshold, "person": {"id": person.id, "external_id": person.external_id, "name": person.name},
+                "liveness": face_a.liveness, "quality": quality_score(face_a),
+                "timings": {"engine": a.timings, "total_ms": started.elapsed().as_secs_f64() * 1000.0},
+            })))
+        }
+        (None, Some(image2)) => {
+            if image2.is_empty() {
+                return Err(ApiError::invalid("`image2` is empty"));
+            }
+            let b = engine.analyze(Arc::new(image2)).await?;
+            let Some(face_b) = primary_face(&b) else {
+                return Ok(Json(
+                    json!({"faces_found": a.faces.len(), "faces_found_image2": 0, "decision": "no_face",
+                    "score": null, "threshold": threshold, "message": "no face was found in image2"}),
+                ));
+            };
+            let score = face_a
+                .embedding
+                .cosine(&face_b.embedding)
+                .map_err(|_| ApiError::internal())?;
+            let decision = if score >= threshold {
+                "same"
+            } else {
+                "different"
+            };
+            state
+                .metrics
+                .record_recognition(decision, started.elapsed().as_secs_f64());
+            Ok(Json(json!({
+                "faces_found": a.faces.len(), "faces_found_image2": b.faces.len(), "decision": decision,
+                "score": score, "threshold": threshold,
+                "timings": {"image": a.timings, "image2": b.timings, "total_ms": started.elapsed().as_secs_f64() * 1000.0},
+            })))
+        }
+        (Some(_), Some(_)) => Err(ApiError::invalid(
+            "send either `person_id` or `image2`, not both",
+        )),
+        (None, None) => Err(ApiError::invalid(
+            "send `person_id` (verify against a person) or `image2` (compare two images)",
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DetectParams {}
+
+#[utoipa::path(post, path = "/api/v1/recognition/detect", tag = "recognition",
+    request_body(content_type = "multipart/form-data", description = "image"),
+    responses((status = 200, description = "faces with boxes, landmarks, quality")))]
+async fn detect(
+    State(state): State<AppState>,
+    caller: Caller,
+    mut input: ImageInput<DetectParams>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Operator, Scope::Recognize)?;
+    let started = Instant::now();
+    let image = input.require_image()?;
+    let a = state.engine()?.analyze(Arc::new(image)).await?;
+    let faces: Vec<Value> = a
+        .faces
+        .iter()
+        .map(|f| {
+            json!({"box": f.face.bbox, "score": f.face.score, "landmarks": f.face.landmarks,
+            "quality": f.quality, "quality_score": quality_score(f), "liveness": f.liveness})
+        })
+        .collect();
+    Ok(Json(json!({
+        "faces_found": faces.len(), "width": a.width, "height": a.height, "faces": faces,
+        "decision": if faces.is_empty() { "no_face" } else { "faces" },
+        "timings": {"engine": a.timings, "total_ms": started.elapsed().as_secs_f64() * 1000.0},
+    })))
+}

@@ -1,0 +1,185 @@
+//! Face templates of a person: enrol from an image, list, delete one,
+//! delete all, archive all.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use facegate_store::{PersonStatus, Role, Template};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::check_id;
+use crate::auth::{Caller, Scope};
+use crate::engine::{primary_face, quality_score};
+use crate::error::{ApiError, ApiPath, ApiResult};
+use crate::image_input::ImageInput;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/people/{id}/templates",
+            get(list).post(enrol).delete(delete_all),
+        )
+        .route("/people/{id}/templates/archive", post(archive_all))
+        .route("/people/{id}/templates/{template_id}", delete(delete_one))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolParams {
+    /// Refuse images with more than one face instead of using the largest.
+    pub single_face: Option<bool>,
+}
+
+/// Enrol the largest face of an image for a person. Shared with the
+/// compatibility routes.
+pub async fn enrol_image(
+    state: &AppState,
+    org_id: &str,
+    person_id: &str,
+    image: Vec<u8>,
+    single_face: bool,
+) -> ApiResult<(Template, Value)> {
+    let engine = state.engine()?.clone();
+    let person = state.store.get_person(org_id, person_id).await?;
+    if person.status == PersonStatus::Archived {
+        return Err(ApiError::conflict(
+            "the person is archived; set them active before enrolling faces",
+        ));
+    }
+    let org = state.store.get_org(org_id).await?;
+    let image = Arc::new(image);
+    let analysis = engine.analyze(image.clone()).await?;
+    if analysis.faces.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_face",
+            "no face was found in the image",
+        ));
+    }
+    if single_face && analysis.faces.len() > 1 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "multiple_faces",
+            format!(
+                "{} faces were found; enrol with an image of one face",
+                analysis.faces.len()
+            ),
+        ));
+    }
+    let Some(face) = primary_face(&analysis) else {
+        return Err(ApiError::internal());
+    };
+    let stored_image = org.settings.store_images.then(|| image.as_slice());
+    let template = state
+        .store
+        .add_template(
+            org_id,
+            person_id,
+            engine.model_id(),
+            &face.embedding,
+            quality_score(face),
+            stored_image,
+        )
+        .await?;
+    let details = json!({
+        "faces_found": analysis.faces.len(),
+        "box": face.face.bbox,
+        "detector_score": face.face.score,
+        "quality": face.quality,
+        "timings": analysis.timings,
+    });
+    Ok((template, details))
+}
+
+#[utoipa::path(post, path = "/api/v1/people/{id}/templates", tag = "templates",
+    request_body(content_type = "multipart/form-data", description = "image as multipart `image`, JSON base64 `image`, or raw bytes"),
+    responses((status = 201, description = "template stored"), (status = 422, description = "not an image / no face")))]
+async fn enrol(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    mut input: ImageInput<EnrolParams>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Role::Operator, Scope::Enroll)?;
+    check_id("person", &id)?;
+    // Tenant check before anything else, so foreign ids read as not found.
+    state.store.get_person(&caller.org_id, &id).await?;
+    let image = input.require_image()?;
+    let (template, details) = enrol_image(
+        &state,
+        &caller.org_id,
+        &id,
+        image,
+        input.params.single_face.unwrap_or(false),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"template": template, "face": details})),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/people/{id}/templates", tag = "templates", responses((status = 200, description = "templates (no embeddings)")))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Viewer, Scope::Read)?;
+    check_id("person", &id)?;
+    state.store.get_person(&caller.org_id, &id).await?;
+    Ok(Json(
+        json!({"items": state.store.list_templates(&caller.org_id, &id).await?}),
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/people/{id}/templates", tag = "templates", responses((status = 200, description = "all templates deleted")))]
+async fn delete_all(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Operator, Scope::Enroll)?;
+    check_id("person", &id)?;
+    let n = state
+        .store
+        .delete_all_templates(&caller.org_id, &id)
+        .await?;
+    Ok(Json(json!({"deleted": n})))
+}
+
+#[utoipa::path(post, path = "/api/v1/people/{id}/templates/archive", tag = "templates", responses((status = 200, description = "all templates archived")))]
+async fn archive_all(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Operator, Scope::Enroll)?;
+    check_id("person", &id)?;
+    let n = state
+        .store
+        .archive_all_templates(&caller.org_id, &id)
+        .await?;
+    Ok(Json(json!({"archived": n})))
+}
+
+#[utoipa::path(delete, path = "/api/v1/people/{id}/templates/{template_id}", tag = "templates", responses((status = 204, description = "deleted")))]
+async fn delete_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((id, template_id)): ApiPath<(String, String)>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Operator, Scope::Enroll)?;
+    check_id("person", &id)?;
+    check_id("template", &template_id)?;
+    state
+        .store
+        .delete_template(&caller.org_id, &id, &template_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,330 @@
+//! Wiring: state, router, middleware, listener, shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use facegate_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::auth::password::hash_password_sync;
+use crate::auth::tokens::{JwtKeys, load_or_create_secret, random_bytes};
+use crate::config::Config;
+use crate::engine::FaceEngine;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::ratelimit::{RateLimiter, too_many};
+use crate::state::{AppState, Inner};
+
+/// Open the database (running migrations), load the gallery and the engine.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    create_private_dir(&config.data_dir)?;
+    let store = Store::connect(&config.database_url(), config.database_max_connections)
+        .await
+        .context("cannot open the database")?;
+    let engine = {
+        let c = config.clone();
+        match tokio::task::spawn_blocking(move || FaceEngine::load(&c)).await? {
+            Ok(e) => {
+                tracing::info!(model_id = e.model_id(), "face engine loaded");
+                Some(Arc::new(e))
+            }
+            Err(e) if config.engine_required => {
+                anyhow::bail!(
+                    "cannot load model pack {:?} from {}: {e}\n(install it with `facegate models install {}`, \
+                     or set engine_required = false / FACEGATE_ENGINE_REQUIRED=false to run without recognition)",
+                    config.pack,
+                    config.models_dir().display(),
+                    config.pack
+                );
+            }
+            Err(e) => {
+                tracing::warn!("face engine not loaded, recognition routes will answer 503: {e}");
+                None
+            }
+        }
+    };
+    let secret = load_or_create_secret(&config.auth.jwt_secret, &config.data_dir)
+        .context("cannot read or create the JWT key")?;
+    let dummy_hash =
+        tokio::task::spawn_blocking(|| hash_password_sync(&hex::encode(random_bytes::<16>())))
+            .await?
+            .map_err(|e| anyhow::anyhow!("argon2: {}", e.message))?;
+    Ok(AppState(Arc::new(Inner {
+        jwt: JwtKeys::from_secret(&secret),
+        limiter: RateLimiter::new(&config.limits),
+        metrics: Metrics::default(),
+        config,
+        store,
+        engine,
+        dummy_hash,
+    })))
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let config = &state.config;
+    let mut router = Router::new()
+        .nest("/api/v1", crate::routes::v1())
+        .merge(crate::routes::health::router())
+        .merge(crate::compat::router())
+        .merge(crate::openapi::router())
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::map_response(json_errors))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("handler panicked");
+            ApiError::internal().into_response()
+        }));
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        (
+            "content-security-policy",
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+        ),
+        ("cache-control", "no-store"),
+        ("cross-origin-opener-policy", "same-origin"),
+    ] {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        ));
+    }
+    if !config.cors.allowed_origins.is_empty() {
+        let origins = if config.cors.allowed_origins.iter().any(|o| o == "*") {
+            AllowOrigin::any()
+        } else {
+            AllowOrigin::list(
+                config
+                    .cors
+                    .allowed_origins
+                    .iter()
+                    .filter_map(|o| HeaderValue::from_str(o).ok()),
+            )
+        };
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(origins)
+                .allow_methods([
+                    Method::GET,
+                    Method::POST,
+                    Method::PUT,
+                    Method::PATCH,
+                    Method::DELETE,
+                ])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    HeaderName::from_static("x-api-key"),
+                    HeaderName::from_static("x-request-id"),
+                ])
+                .max_age(Duration::from_secs(600)),
+        );
+    }
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<Body>| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    // The path only: query strings may carry personal data.
+                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn fallback(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(&format!("route {method} {}", uri.path()))
+}
+
+/// Per-IP rate limit and request metrics.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(ip) = ip
+        && !state.limiter.check_ip(ip)
+    {
+        return too_many("this address").into_response();
+    }
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let start = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status();
+    state.metrics.record_request(
+        &method,
+        &route,
+        status.as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), "request failed");
+    }
+    response
+}
+
+/// Errors produced outside our handlers (405, 413 from limits, ...) get the
+/// same JSON shape as ours.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this route does not accept that HTTP method",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("body_too_large", "the request body is over the size limit")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "unsupported Content-Type")
+        }
+        StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took too long"),
+        s if s.is_server_error() => ("internal", "internal error"),
+        _ => ("bad_request", "the request is not valid"),
+    };
+    let mut r = ApiError::new(status, code, message).into_response();
+    for name in ["allow", "x-request-id"] {
+        if let Some(v) = response.headers().get(name) {
+            r.headers_mut()
+                .insert(HeaderName::from_static(name), v.clone());
+        }
+    }
+    r
+}
+
+/// A server running in the background (tests, embedding).
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.handle).await;
+        self.state.store.close().await;
+    }
+}
+
+/// Bind `config.listen` (port 0 picks a free one) and serve in the background.
+pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    let listener = TcpListener::bind(config.listen_addr())
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let state = build_state(config).await?;
+    let app = app(state.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        let server = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        });
+        if let Err(e) = server.await {
+            tracing::error!("server error: {e}");
+        }
+    });
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown: Some(tx),
+        handle,
+    })
+}
+
+/// `facegate serve`: run until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let running = start(config).await?;
+    tracing::info!(addr = %running.addr, "facegate listening");
+    println!("facegate listening on http://{}", running.addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// The data directory holds biometric templates and the signing key: create
+/// it readable by the service user only.
+pub(crate) fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data_dir {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict permissions of {}", dir.display()))?;
+    }
+    Ok(())
+}

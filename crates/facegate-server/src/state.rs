@@ -1,0 +1,43 @@
+//! Shared state handed to every handler.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use facegate_store::Store;
+
+use crate::auth::tokens::JwtKeys;
+use crate::config::Config;
+use crate::engine::FaceEngine;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+
+pub struct Inner {
+    pub config: Config,
+    pub store: Store,
+    pub engine: Option<Arc<FaceEngine>>,
+    pub jwt: JwtKeys,
+    pub limiter: RateLimiter,
+    pub metrics: Metrics,
+    /// A valid hash of a random password: logins for unknown emails verify
+    /// against it so response times do not reveal which emails exist.
+    pub dummy_hash: String,
+}
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn engine(&self) -> Result<&Arc<FaceEngine>, ApiError> {
+        self.engine
+            .as_ref()
+            .ok_or_else(ApiError::engine_unavailable)
+    }
+}

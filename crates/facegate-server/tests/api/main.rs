@@ -1,0 +1,10 @@
+//! HTTP integration tests of the facegate service (SQLite and PostgreSQL).
+
+mod common;
+
+mod auth;
+mod authz;
+mod bad_input;
+mod compat;
+mod recognition;
+mod service;

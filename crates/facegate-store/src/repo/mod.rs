@@ -1,0 +1,41 @@
+//! Repositories, one module per aggregate. All are `impl Store` blocks.
+
+pub mod accounts;
+pub mod api_keys;
+pub mod attendance;
+pub mod audit;
+pub mod devices;
+pub mod orgs;
+pub mod people;
+pub mod schedules;
+pub mod templates;
+pub mod tokens;
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::StoreError;
+
+pub(crate) fn get<'r, T>(row: &'r AnyRow, col: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get::<T, _>(col).map_err(StoreError::Database)
+}
+
+pub(crate) fn flag(v: bool) -> i64 {
+    i64::from(v)
+}
+
+/// Escape `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
+pub(crate) fn like_pattern(s: &str) -> String {
+    let mut out = String::from("%");
+    for c in s.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}

@@ -1,0 +1,102 @@
+//! Face detectors. Each returns faces with a box, a score and five landmarks
+//! in source-image pixels, after score filtering and non-maximum suppression.
+
+pub mod mtcnn;
+pub mod yunet;
+
+use facegate_core::{BoundingBox, DetectedFace};
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use crate::VisionError;
+
+/// Tuning shared by every detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DetectorSettings {
+    /// Minimum confidence to report a face.
+    pub score_threshold: f32,
+    /// Overlap above which the weaker of two boxes is suppressed.
+    pub nms_iou: f32,
+    /// Faces smaller than this (shorter box side, pixels) are ignored.
+    pub min_face_size: f32,
+    /// Images are scaled down so their longer side is at most this before
+    /// detection (0 = never scale).
+    pub max_side: u32,
+}
+
+impl Default for DetectorSettings {
+    fn default() -> Self {
+        Self {
+            score_threshold: 0.6,
+            nms_iou: 0.3,
+            min_face_size: 20.0,
+            max_side: 640,
+        }
+    }
+}
+
+pub trait Detector: Send + Sync {
+    fn detect(
+        &self,
+        image: &RgbImage,
+        settings: &DetectorSettings,
+    ) -> Result<Vec<DetectedFace>, VisionError>;
+}
+
+/// Greedy non-maximum suppression; returns faces sorted by descending score.
+pub fn non_maximum_suppression(
+    mut faces: Vec<DetectedFace>,
+    iou_threshold: f32,
+) -> Vec<DetectedFace> {
+    faces.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept: Vec<DetectedFace> = Vec::with_capacity(faces.len().min(64));
+    for face in faces {
+        if kept.iter().all(|k| k.bbox.iou(&face.bbox) <= iou_threshold) {
+            kept.push(face);
+        }
+    }
+    kept
+}
+
+/// Scale factor that brings the longer side of `width × height` to at most `max_side`.
+pub(crate) fn downscale_factor(width: u32, height: u32, max_side: u32) -> f32 {
+    let longer = width.max(height) as f32;
+    if max_side == 0 || longer <= max_side as f32 {
+        1.0
+    } else {
+        max_side as f32 / longer
+    }
+}
+
+pub(crate) fn big_enough(bbox: &BoundingBox, min_face_size: f32) -> bool {
+    bbox.width().min(bbox.height()) >= min_face_size
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use facegate_core::Landmarks5;
+
+    fn face(left: f32, score: f32) -> DetectedFace {
+        DetectedFace {
+            bbox: BoundingBox::new(left, 0.0, left + 10.0, 10.0),
+            score,
+            landmarks: Landmarks5::default(),
+        }
+    }
+
+    #[test]
+    fn nms_keeps_the_best_of_overlapping_boxes() {
+        let kept =
+            non_maximum_suppression(vec![face(0.0, 0.7), face(1.0, 0.9), face(50.0, 0.8)], 0.3);
+        let scores: Vec<f32> = kept.iter().map(|f| f.score).collect();
+        assert_eq!(scores, vec![0.9, 0.8]);
+    }
+
+    #[test]
+    fn downscale_only_shrinks() {
+        assert_eq!(downscale_factor(320, 240, 640), 1.0);
+        assert_eq!(downscale_factor(1280, 720, 640), 0.5);
+        assert_eq!(downscale_factor(1280, 720, 0), 1.0);
+    }
+}

@@ -1,0 +1,465 @@
+//! [`Engine`]: an installed model pack wired into one thread-safe object.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use facegate_core::{BoundingBox, DetectedFace, Embedding, Point};
+use facegate_models::pack::{
+    Alignment, DetectorKind, InstalledPack, Manifest, RecognizerSpec, verify,
+};
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use crate::align::Similarity;
+use crate::align::{ARCFACE_112, align_to_template};
+use crate::decode::{DecodeLimits, decode_rgb};
+use crate::detect::{Detector, DetectorSettings, mtcnn::Mtcnn, yunet::YuNet};
+use crate::dlib::{DLIB_TEMPLATE_5, FACE_CHIP_PADDING, ShapePredictor, face_chip};
+use crate::embed::Recognizer;
+use crate::liveness::{LazyPredictor, LivenessModel, LivenessScore};
+use crate::quality::{Quality, assess};
+use crate::session::{SessionPool, Threading};
+use crate::{VisionError, runtime};
+
+/// How to load an engine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Where `runtime/` and `packs/` live.
+    pub data_dir: PathBuf,
+    pub threading: Threading,
+    pub decode_limits: DecodeLimits,
+}
+
+impl EngineOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            threading: Threading::single_caller(),
+            decode_limits: DecodeLimits::default(),
+        }
+    }
+}
+
+/// Milliseconds spent in each stage of one request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    pub decode_ms: f32,
+    pub detect_ms: f32,
+    pub align_ms: f32,
+    pub embed_ms: f32,
+    /// Passive liveness of all faces (0 when the pack has no liveness model).
+    #[serde(default)]
+    pub liveness_ms: f32,
+}
+
+/// One detected face with its embedding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalyzedFace {
+    pub face: DetectedFace,
+    pub embedding: Embedding,
+    pub quality: Quality,
+    /// Live-class probability when the pack has a liveness model.
+    pub liveness: Option<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    pub width: u32,
+    pub height: u32,
+    pub faces: Vec<AnalyzedFace>,
+    pub timings: Timings,
+}
+
+pub struct Engine {
+    manifest: Manifest,
+    model_id: String,
+    detector: Box<dyn Detector>,
+    detector_settings: DetectorSettings,
+    shape_predictor: Option<ShapePredictor>,
+    recognizers: Vec<Recognizer>,
+    liveness: Option<LivenessModel>,
+    landmarks68: Option<LazyPredictor>,
+    decode_limits: DecodeLimits,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("model_id", &self.model_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read(pack: &InstalledPack, file: &str) -> Result<Vec<u8>, VisionError> {
+    let path = pack.path(file);
+    std::fs::read(&path).map_err(|e| VisionError::Model {
+        model: file.to_owned(),
+        message: format!("{}: {e}", path.display()),
+    })
+}
+
+impl Engine {
+    /// Verify and load the installed pack `name` from `options.data_dir`.
+    pub fn load_installed(name: &str, options: &EngineOptions) -> Result<Self, VisionError> {
+        let pack = verify(&options.data_dir, name)?;
+        Self::load(&pack, options)
+    }
+
+    /// Load an already-verified pack.
+    pub fn load(pack: &InstalledPack, options: &EngineOptions) -> Result<Self, VisionError> {
+        let env = runtime::init(&options.data_dir)?;
+        let manifest = pack.manifest.clone();
+        let pool = |file: &str| -> Result<SessionPool, VisionError> {
+            SessionPool::from_bytes(env, file, &read(pack, file)?, options.threading)
+        };
+        let d = &manifest.detector;
+        let detector: Box<dyn Detector> = match d.kind {
+            DetectorKind::Yunet => Box::new(YuNet::new(pool(&d.files[0])?)),
+            DetectorKind::Mtcnn => Box::new(Mtcnn::new(
+                pool(&d.files[0])?,
+                pool(&d.files[1])?,
+                pool(&d.files[2])?,
+            )),
+        };
+        let detector_settings = DetectorSettings {
+            score_threshold: d.score_threshold,
+            nms_iou: d.nms_iou,
+            min_face_size: d.min_face_size,
+            max_side: d.max_side,
+        };
+        let shape_predictor = match &manifest.landmarks {
+            Some(spec) => Some(ShapePredictor::from_dat(&read(pack, &spec.file)?).map_err(
+                |e| VisionError::Model {
+                    model: spec.file.clone(),
+                    message: e.to_string(),
+                },
+            )?),
+            None => None,
+        };
+        let recognizers = manifest
+            .recognizers
+            .iter()
+            .map(|spec| Ok(Recognizer::new(spec.clone(), pool(&spec.file)?)))
+            .collect::<Result<Vec<_>, VisionError>>()?;
+        // `[liveness] files`: the ONNX models in the kind's order, plus
+        // optionally a dlib 68-point predictor (`.dat`) for blink challenges.
+        let (liveness, landmarks68) = match &manifest.liveness {
+            Some(spec) => {
+                let is_dat = |f: &&String| f.ends_with(".dat");
+                let pools = spec
+                    .files
+                    .iter()
+                    .filter(|f| !is_dat(f))
+                    .map(|f| pool(f))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let lazy = spec
+                    .files
+                    .iter()
+                    .find(is_dat)
+                    .map(|f| LazyPredictor::new(pack.path(f)));
+                (Some(LivenessModel::new(spec, pools)?), lazy)
+            }
+            None => (None, None),
+        };
+        Ok(Self {
+            liveness,
+            landmarks68,
+            model_id: manifest.model_id(),
+            manifest,
+            detector,
+            detector_settings,
+            shape_predictor,
+            recognizers,
+            decode_limits: options.decode_limits,
+        })
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Identifies the embedding space; only embeddings of the same id compare.
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    /// Fused cosine similarity at or above which two faces are the same person.
+    pub fn match_threshold(&self) -> f32 {
+        self.manifest.decision.match_threshold
+    }
+
+    pub fn embedding_dim(&self) -> usize {
+        self.recognizers
+            .iter()
+            .map(|r| r.spec().embedding_dim)
+            .sum()
+    }
+
+    pub fn detector_settings(&self) -> &DetectorSettings {
+        &self.detector_settings
+    }
+
+    pub fn decode(&self, bytes: &[u8]) -> Result<RgbImage, VisionError> {
+        Ok(decode_rgb(bytes, &self.decode_limits)?)
+    }
+
+    pub fn detect(&self, image: &RgbImage) -> Result<Vec<DetectedFace>, VisionError> {
+        self.detector.detect(image, &self.detector_settings)
+    }
+
+    pub fn detect_with(
+        &self,
+        image: &RgbImage,
+        settings: &DetectorSettings,
+    ) -> Result<Vec<DetectedFace>, VisionError> {
+        self.detector.detect(image, settings)
+    }
+
+    /// Decode, detect, align and embed every face in an encoded image.
+    pub fn analyze(&self, bytes: &[u8]) -> Result<Analysis, VisionError> {
+        let start = Instant::now();
+        let image = self.decode(bytes)?;
+        let decode_ms = ms(start);
+        let mut analysis = self.analyze_image(&image)?;
+        analysis.timings.decode_ms = decode_ms;
+        Ok(analysis)
+    }
+
+    /// Detect, align and embed every face in a decoded image.
+    pub fn analyze_image(&self, image: &RgbImage) -> Result<Analysis, VisionError> {
+        let start = Instant::now();
+        let faces = self.detect(image)?;
+        let detect_ms = ms(start);
+        let (analyzed, timings) = self.embed_faces_timed(image, &faces)?;
+        Ok(Analysis {
+            width: image.width(),
+            height: image.height(),
+            faces: analyzed,
+            timings: Timings {
+                detect_ms,
+                ..timings
+            },
+        })
+    }
+
+    /// Align and embed the given faces of `image` (all faces batched per model).
+    /// Returns the faces with the alignment and embedding times in ms.
+    pub fn embed_faces(
+        &self,
+        image: &RgbImage,
+        faces: &[DetectedFace],
+    ) -> Result<(Vec<AnalyzedFace>, f32, f32), VisionError> {
+        let (analyzed, t) = self.embed_faces_timed(image, faces)?;
+        Ok((analyzed, t.align_ms, t.embed_ms))
+    }
+
+    /// [`Engine::embed_faces`] with the align, embed and liveness times.
+    pub fn embed_faces_timed(
+        &self,
+        image: &RgbImage,
+        faces: &[DetectedFace],
+    ) -> Result<(Vec<AnalyzedFace>, Timings), VisionError> {
+        if faces.is_empty() {
+            return Ok((Vec::new(), Timings::default()));
+        }
+        let start = Instant::now();
+        let crops: Vec<Vec<RgbImage>> = self
+            .recognizers
+            .iter()
+            .map(|r| {
+                faces
+                    .iter()
+                    .map(|f| self.align(image, f, r.spec()))
+                    .collect()
+            })
+            .collect::<Result<_, _>>()?;
+        let align_ms = ms(start);
+        let start = Instant::now();
+        let mut fused: Vec<Vec<f32>> = vec![Vec::with_capacity(self.embedding_dim()); faces.len()];
+        let total_weight: f32 = self.recognizers.iter().map(|r| r.spec().weight).sum();
+        for (recognizer, crops) in self.recognizers.iter().zip(&crops) {
+            let refs: Vec<&RgbImage> = crops.iter().collect();
+            let raw = recognizer.embed(&refs)?;
+            // Score-level fusion as one vector: concatenating unit vectors scaled
+            // by sqrt(w / Σw) makes the dot product the weighted mean of the
+            // per-model cosines, so the gallery still needs one dot product.
+            let factor = (recognizer.spec().weight / total_weight).sqrt();
+            for (out, e) in fused.iter_mut().zip(raw) {
+                let unit = Embedding::from_raw(e).map_err(|err| VisionError::Model {
+                    model: recognizer.spec().id.clone(),
+                    message: err.to_string(),
+                })?;
+                out.extend(unit.as_slice().iter().map(|v| v * factor));
+            }
+        }
+        let embed_ms = ms(start);
+        let start = Instant::now();
+        let live = self.liveness_scores(image, faces)?;
+        let liveness_ms = ms(start);
+        let analyzed = faces
+            .iter()
+            .zip(fused)
+            .enumerate()
+            .map(|(i, (face, values))| {
+                let embedding = Embedding::from_raw(values)
+                    .map_err(|e| VisionError::internal(e.to_string()))?;
+                let quality = assess(face, &crops[0][i]);
+                let liveness = live.as_ref().and_then(|l| l.get(i)).map(|s| s.live);
+                Ok(AnalyzedFace {
+                    face: *face,
+                    embedding,
+                    quality,
+                    liveness,
+                })
+            })
+            .collect::<Result<Vec<_>, VisionError>>()?;
+        Ok((
+            analyzed,
+            Timings {
+                decode_ms: 0.0,
+                detect_ms: 0.0,
+                align_ms,
+                embed_ms,
+                liveness_ms,
+            },
+        ))
+    }
+
+    /// The pack's passive liveness model, if it has one.
+    pub fn liveness_model(&self) -> Option<&LivenessModel> {
+        self.liveness.as_ref()
+    }
+
+    /// Live score at or above which a face counts as live (None without a model).
+    pub fn liveness_threshold(&self) -> Option<f32> {
+        self.liveness.as_ref().map(LivenessModel::threshold)
+    }
+
+    /// Passive liveness of each face (None when the pack has no model).
+    pub fn liveness_scores(
+        &self,
+        image: &RgbImage,
+        faces: &[DetectedFace],
+    ) -> Result<Option<Vec<LivenessScore>>, VisionError> {
+        self.liveness
+            .as_ref()
+            .map(|m| m.score(image, faces))
+            .transpose()
+    }
+
+    /// The pack's 68-point landmark predictor (blink challenges), loaded on first use.
+    pub fn landmarks68(&self) -> Result<&ShapePredictor, VisionError> {
+        self.landmarks68
+            .as_ref()
+            .ok_or_else(|| {
+                VisionError::InvalidArgument(format!(
+                    "pack {} has no 68-point landmark model for blink challenges",
+                    self.manifest.name
+                ))
+            })?
+            .get()
+    }
+
+    /// The crop a recognizer sees for `face`.
+    pub fn align(
+        &self,
+        image: &RgbImage,
+        face: &DetectedFace,
+        spec: &RecognizerSpec,
+    ) -> Result<RgbImage, VisionError> {
+        let (size, chip_landmarks) = (spec.input_size, spec.chip_landmarks.as_ref());
+        match spec.alignment {
+            Alignment::Arcface => {
+                align_to_template(image, &face.landmarks, &ARCFACE_112, 112.0, size)
+                    .ok_or_else(|| VisionError::InvalidArgument("degenerate landmarks".into()))
+            }
+            Alignment::DlibChip => {
+                let points = match chip_landmarks {
+                    Some(template) => dlib_points_from_landmarks(face, template)?,
+                    None => self
+                        .shape_predictor
+                        .as_ref()
+                        .ok_or_else(|| {
+                            VisionError::internal("dlib-chip alignment without a shape predictor")
+                        })?
+                        .predict5(image, dlib_box_for(face))
+                        .ok_or_else(|| {
+                            VisionError::internal("the shape predictor does not give 5 points")
+                        })?,
+                };
+                Ok(face_chip(image, &points, size, FACE_CHIP_PADDING))
+            }
+        }
+    }
+}
+
+/// dlib 5-point-predictor positions (eye corners, nose base) implied by the
+/// detector's landmarks: fit the similarity taking `template` (the detector's
+/// landmarks in dlib's chip frame) onto the detected landmarks, and apply it
+/// to dlib's own template. The chip cut from these points is the chip dlib
+/// would cut if its predictor agreed with the detector.
+fn dlib_points_from_landmarks(
+    face: &DetectedFace,
+    template: &[[f32; 2]; 5],
+) -> Result<[Point; 5], VisionError> {
+    let template = template.map(|[x, y]| Point::new(x, y));
+    let to_image = Similarity::estimate(&template, face.landmarks.points())
+        .ok_or_else(|| VisionError::InvalidArgument("degenerate landmarks".into()))?;
+    Ok(DLIB_TEMPLATE_5.map(|[x, y]| to_image.apply(Point::new(x as f32, y as f32))))
+}
+
+/// The box dlib's HOG detector would give for this face, which is what its
+/// shape predictor was trained on. Derived from the landmarks (not the
+/// detector's box, whose proportions differ between detectors): centred
+/// between the eye centre and the mouth, sized from the eye–mouth distance.
+/// Constants fitted on the dlib reference set.
+pub fn dlib_box_for(face: &DetectedFace) -> BoundingBox {
+    let lm = &face.landmarks;
+    let eyes = Point::new(
+        (lm.left_eye().x + lm.right_eye().x) / 2.0,
+        (lm.left_eye().y + lm.right_eye().y) / 2.0,
+    );
+    let mouth = Point::new(
+        (lm.mouth_left().x + lm.mouth_right().x) / 2.0,
+        (lm.mouth_left().y + lm.mouth_right().y) / 2.0,
+    );
+    let span = eyes.distance(mouth).max(1.0);
+    let centre = Point::new(
+        (eyes.x + mouth.x) / 2.0 + DLIB_BOX_DX * span,
+        (eyes.y + mouth.y) / 2.0 + DLIB_BOX_DY * span,
+    );
+    let half = DLIB_BOX_HALF * span;
+    BoundingBox::new(
+        centre.x - half,
+        centre.y - half,
+        centre.x + half,
+        centre.y + half,
+    )
+}
+
+// Fitted on the 27 faces of ../shared/datasets/reference/dlib (dlib's HOG
+// boxes vs. our detectors' landmarks): centre offset mean (-0.03, -0.02),
+// half-side mean 1.17 (sd 0.12), in eye–mouth spans. The horizontal offset is
+// kept at 0 so the box stays mirror-symmetric.
+const DLIB_BOX_DX: f32 = 0.0;
+const DLIB_BOX_DY: f32 = -0.02;
+const DLIB_BOX_HALF: f32 = 1.17;
+
+fn ms(start: Instant) -> f32 {
+    start.elapsed().as_secs_f32() * 1000.0
+}
+
+/// Default data directory: `FACEGATE_DATA_DIR`, else `$XDG_DATA_HOME/facegate`,
+/// else `~/.local/share/facegate`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FACEGATE_DATA_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
+        return Path::new(&dir).join("facegate");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/facegate")
+}

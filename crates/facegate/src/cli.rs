@@ -1,0 +1,224 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "facegate",
+    version,
+    about = "Face recognition for access control and attendance"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Data directory (runtime, packs, database).
+    #[arg(long, global = true, env = "FACEGATE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Model pack to use.
+    #[arg(long, global = true, env = "FACEGATE_PACK", default_value = "default")]
+    pub pack: String,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More logging (-v, -vv).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Install the ONNX Runtime library and the default model pack.
+    Setup(SetupArgs),
+    /// List, install, verify and describe model packs.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Find faces: box, score and five landmarks.
+    Detect(DetectArgs),
+    /// Print face embeddings.
+    Encode(FilesArgs),
+    /// Compare the main face of two images.
+    Compare(CompareArgs),
+    /// Name the faces in images using a folder of known people.
+    Identify(IdentifyArgs),
+    /// Measure accuracy.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+    /// Measure speed and memory per stage.
+    Bench(BenchArgs),
+    /// Passive liveness (anti-spoofing) score of each face, or a challenge check.
+    Liveness(LivenessArgs),
+    /// Build an organisation's gallery from `<person>/<images>` folders (idempotent).
+    Enroll(crate::cmd::enroll::EnrollArgs),
+    /// Import face_recognition encodings (`encodings.pickle`) or a `facebank.csv`.
+    Import(crate::cmd::enroll::ImportArgs),
+    /// Run the HTTP service.
+    Serve(crate::server_cmds::ServeArgs),
+    /// Create the first organisation and its owner account.
+    Init(crate::server_cmds::InitArgs),
+    /// Check the access log's hash chain.
+    Audit(crate::server_cmds::AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Read registry archives or model files from this directory instead of the network.
+    #[arg(long)]
+    pub from: Option<PathBuf>,
+    /// Also install these packs.
+    #[arg(long = "with")]
+    pub with_packs: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Built-in and installed packs.
+    List,
+    /// Fetch, convert, verify and install a pack.
+    Install {
+        name: String,
+        /// Directory with the files (or registry archives) for air-gapped installs.
+        #[arg(long)]
+        from: Option<PathBuf>,
+    },
+    /// Re-hash installed packs against their lock files.
+    Verify { name: Option<String> },
+    /// Describe a pack: models, sources, licences, thresholds.
+    Info { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct FilesArgs {
+    /// Image files or folders.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    #[command(flatten)]
+    pub files: FilesArgs,
+    /// Write each image with its boxes and landmarks drawn into this folder.
+    #[arg(long)]
+    pub annotate: Option<PathBuf>,
+    /// Override the pack's detection score threshold.
+    #[arg(long)]
+    pub threshold: Option<f32>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    pub first: PathBuf,
+    pub second: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct IdentifyArgs {
+    /// Folder of `<person>/<images>`.
+    pub known: PathBuf,
+    /// Image files or folders to identify.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Largest embedding distance that still counts as a match (default: the pack's threshold).
+    #[arg(long)]
+    pub tolerance: Option<f32>,
+    /// Print the distance of each match.
+    #[arg(long)]
+    pub show_distance: bool,
+    /// Worker threads (-1 = all cores).
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pub cpus: i32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Verification accuracy on LFW-style pairs (k-fold).
+    Lfw(EvalLfwArgs),
+    /// Detection recall and precision against dlib imglab XML boxes.
+    Detect(EvalDetectArgs),
+    /// Presentation-attack detection error rates (ISO/IEC 30107-3) on a labelled CSV.
+    Liveness(EvalLivenessArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalLfwArgs {
+    /// Folder holding `<name>/<name>_<nnnn>.jpg`.
+    #[arg(long)]
+    pub root: PathBuf,
+    /// Pairs file (`folds n` header).
+    #[arg(long)]
+    pub pairs: PathBuf,
+    /// Draw the ROC curve and score distributions to this SVG file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalDetectArgs {
+    /// dlib imglab XML with hand-labelled boxes; image paths relative to it.
+    #[arg(long)]
+    pub dlib_xml: PathBuf,
+    /// IoU at which a detection matches a labelled face.
+    #[arg(long, default_value_t = 0.5)]
+    pub iou: f32,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct LivenessArgs {
+    #[command(subcommand)]
+    pub command: Option<LivenessCommand>,
+    /// Image files or folders to score.
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LivenessCommand {
+    /// Check a burst of frames taken while the person followed a prompt.
+    Challenge(ChallengeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChallengeArgs {
+    /// What the person was asked to do: turn-left, turn-right or blink (their own left/right).
+    #[arg(long)]
+    pub prompt: String,
+    /// The frames are mirrored (front-camera preview), which swaps left and right.
+    #[arg(long)]
+    pub mirrored: bool,
+    /// The frames, in time order.
+    #[arg(required = true)]
+    pub frames: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalLivenessArgs {
+    /// CSV of `file,label` (paths relative to its folder; label `live` or `spoof-<kind>`).
+    #[arg(long)]
+    pub labels: PathBuf,
+    /// Live-score threshold (default: the pack's).
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// Write each file's scores (model, components, cues) to this CSV.
+    #[arg(long)]
+    pub scores: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Images to time (default: the shared obama-240p…1080p set).
+    pub images: Vec<PathBuf>,
+    /// Timed repetitions per image and mode.
+    #[arg(long, default_value_t = 20)]
+    pub iterations: usize,
+    /// Seconds of all-cores throughput measurement.
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+}

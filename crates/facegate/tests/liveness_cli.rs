@@ -1,0 +1,224 @@
+//! `facegate liveness`, `facegate liveness challenge` and `facegate eval
+//! liveness` end to end on the shared samples. Skips with a message when
+//! `../shared` or the pack is absent (`cargo xtask test` installs them).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn shared() -> Option<PathBuf> {
+    let dir = std::env::var_os("FACEGATE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    if dir.join("datasets/liveness/silent-face").is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIP: shared liveness samples not found under {} (set FACEGATE_SHARED)",
+            dir.display()
+        );
+        None
+    }
+}
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("FACEGATE_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-data"))
+}
+
+fn ready(pack: &str) -> Option<PathBuf> {
+    let shared = shared()?;
+    if !data_dir()
+        .join("packs")
+        .join(pack)
+        .join("pack.toml")
+        .is_file()
+    {
+        eprintln!(
+            "SKIP: pack {pack} not installed in {} (run `cargo xtask test`)",
+            data_dir().display()
+        );
+        return None;
+    }
+    Some(shared)
+}
+
+fn facegate(pack: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_facegate"))
+        .env("FACEGATE_DATA_DIR", data_dir())
+        .env("FACEGATE_PACK", pack)
+        .args(args)
+        .output()
+        .expect("the facegate binary runs")
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn no_panic(output: &Output) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "the binary panicked: {stderr}"
+    );
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn eval_liveness_reports_iso_rates_for_the_silent_face_samples() {
+    let Some(shared) = ready("minifasnet") else {
+        return;
+    };
+    let labels = shared.join("datasets/liveness/silent-face/labels.csv");
+    let out = facegate(
+        "minifasnet",
+        &["eval", "liveness", "--labels", s(&labels), "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    for key in [
+        "apcer",
+        "bpcer",
+        "acer",
+        "accuracy",
+        "threshold",
+        "bpcer_at_apcer_5",
+        "apcer_per_species",
+    ] {
+        assert!(!v[key].is_null(), "{key} missing: {v}");
+    }
+    assert_eq!(v["accuracy"].as_f64(), Some(1.0), "{v}");
+    assert_eq!(v["apcer"].as_f64(), Some(0.0));
+    assert_eq!(v["bpcer"].as_f64(), Some(0.0));
+    assert_eq!(v["bona_fide"].as_u64(), Some(3));
+    assert_eq!(v["attacks"].as_u64(), Some(4));
+    assert!(
+        v["apcer_per_species"]["print"].is_number() && v["apcer_per_species"]["screen"].is_number()
+    );
+    assert_eq!(v["components"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn liveness_scores_each_face() {
+    let Some(shared) = ready("minifasnet") else {
+        return;
+    };
+    let image = shared.join("datasets/liveness/silent-face/image_T1.jpg");
+    let out = facegate("minifasnet", &["liveness", "--json", s(&image)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let faces = v[0]["faces"].as_array().expect("faces");
+    assert_eq!(faces.len(), 1);
+    let live = faces[0]["live"].as_f64().expect("live score");
+    assert!((0.0..=1.0).contains(&live));
+    assert!(faces[0]["is_live"].is_boolean());
+}
+
+#[test]
+fn bad_labels_and_prompts_are_errors_not_panics() {
+    let Some(shared) = ready("minifasnet") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("labels.csv");
+    std::fs::write(&csv, "file,label\na.jpg,maybe\n").expect("write");
+    let out = facegate("minifasnet", &["eval", "liveness", "--labels", s(&csv)]);
+    no_panic(&out);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("spoof-<kind>"));
+
+    // A missing file is listed as a failure, not fatal.
+    std::fs::write(&csv, "file,label\nmissing.jpg,live\n").expect("write");
+    let out = facegate(
+        "minifasnet",
+        &["eval", "liveness", "--labels", s(&csv), "--json"],
+    );
+    no_panic(&out);
+    assert!(out.status.success());
+    assert_eq!(json(&out)["failures"].as_array().map(Vec::len), Some(1));
+
+    let frame = shared.join("datasets/liveness/silent-face/image_T1.jpg");
+    let out = facegate(
+        "minifasnet",
+        &[
+            "liveness",
+            "challenge",
+            "--prompt",
+            "nod",
+            s(&frame),
+            s(&frame),
+            s(&frame),
+        ],
+    );
+    no_panic(&out);
+    assert!(!out.status.success());
+
+    let garbage = dir.path().join("garbage.jpg");
+    std::fs::write(&garbage, b"not an image").expect("write");
+    let out = facegate("minifasnet", &["liveness", s(&garbage)]);
+    no_panic(&out);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn a_still_face_fails_a_turn_challenge() {
+    let Some(shared) = ready("minifasnet") else {
+        return;
+    };
+    let frame = shared.join("datasets/liveness/silent-face/image_T1.jpg");
+    let out = facegate(
+        "minifasnet",
+        &[
+            "liveness",
+            "challenge",
+            "--prompt",
+            "turn-left",
+            "--json",
+            s(&frame),
+            s(&frame),
+            s(&frame),
+        ],
+    );
+    no_panic(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["passed"], Value::Bool(false));
+    assert_eq!(v["motion_ok"], Value::Bool(false));
+    assert_eq!(v["same_person"], Value::Bool(true));
+    assert_eq!(v["frames"].as_array().map(Vec::len), Some(3));
+}
+
+#[test]
+fn a_pack_without_liveness_says_so() {
+    let Some(shared) = ready("dlib") else { return };
+    let image = shared.join("datasets/liveness/silent-face/image_T1.jpg");
+    let out = facegate("dlib", &["liveness", s(&image)]);
+    no_panic(&out);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[liveness]"));
+}
