@@ -4,80 +4,11 @@
 //! and `../shared`; each test says why and passes vacuously only when one is
 //! absent, so the suite still runs on a bare checkout.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-use serde_json::Value;
+use std::process::Command;
 
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("FACEGATE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("datasets").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: shared data not found at {} (set FACEGATE_SHARED)",
-            dir.display()
-        );
-        None
-    }
-}
-
-fn data_dir() -> PathBuf {
-    std::env::var_os("FACEGATE_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-data"))
-}
-
-/// The shared dir, if the pack is installed too.
-fn ready(pack: &str) -> Option<PathBuf> {
-    let shared = shared()?;
-    if !data_dir()
-        .join("packs")
-        .join(pack)
-        .join("pack.toml")
-        .is_file()
-    {
-        eprintln!(
-            "SKIP: pack {pack} not installed in {} (run `cargo xtask test`)",
-            data_dir().display()
-        );
-        return None;
-    }
-    Some(shared)
-}
-
-fn facegate(pack: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_facegate"))
-        .env("FACEGATE_DATA_DIR", data_dir())
-        .env("FACEGATE_PACK", pack)
-        .args(args)
-        .output()
-        .expect("the facegate binary runs")
-}
-
-fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
-
-fn no_panic(output: &Output) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !stderr.contains("panicked"),
-        "the binary panicked: {stderr}"
-    );
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
-}
+use common::{data_dir, facegate, json, no_panic, ready, s};
 
 #[test]
 fn detect_finds_the_six_faces_of_the_face_api_group_photo() {
@@ -383,5 +314,45 @@ fn verify_refuses_a_tampered_pack() {
         String::from_utf8_lossy(&out.stdout).contains("sha256 mismatch"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// The facts face_recognition's own test suite asserts with these dlib
+/// models, at its Euclidean tolerance of 0.6.
+#[test]
+fn face_recognition_facts_hold_for_the_dlib_pack() {
+    let Some(shared) = ready("dlib") else {
+        return;
+    };
+    let images = shared.join("datasets/peers/face_recognition/test_images");
+    let distance = |other: &str| {
+        let v = json(&facegate(
+            "dlib",
+            &[
+                "compare",
+                "--json",
+                s(&images.join("obama.jpg")),
+                s(&images.join(other)),
+            ],
+        ));
+        v["distance"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no distance: {v}"))
+    };
+    assert!(distance("obama2.jpg") <= 0.6);
+    assert!(distance("obama3.jpg") <= 0.6);
+    assert!(distance("biden.jpg") > 0.6);
+    let partial = json(&facegate(
+        "dlib",
+        &[
+            "detect",
+            "--json",
+            s(&images.join("obama_partial_face.jpg")),
+        ],
+    ));
+    assert_eq!(
+        partial[0]["faces"].as_array().map(Vec::len),
+        Some(1),
+        "{partial}"
     );
 }

@@ -2,79 +2,10 @@
 //! liveness` end to end on the shared samples. Skips with a message when
 //! `../shared` or the pack is absent (`cargo xtask test` installs them).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use common::{facegate, json, no_panic, ready, s};
 use serde_json::Value;
-
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("FACEGATE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("datasets/liveness/silent-face").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: shared liveness samples not found under {} (set FACEGATE_SHARED)",
-            dir.display()
-        );
-        None
-    }
-}
-
-fn data_dir() -> PathBuf {
-    std::env::var_os("FACEGATE_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-data"))
-}
-
-fn ready(pack: &str) -> Option<PathBuf> {
-    let shared = shared()?;
-    if !data_dir()
-        .join("packs")
-        .join(pack)
-        .join("pack.toml")
-        .is_file()
-    {
-        eprintln!(
-            "SKIP: pack {pack} not installed in {} (run `cargo xtask test`)",
-            data_dir().display()
-        );
-        return None;
-    }
-    Some(shared)
-}
-
-fn facegate(pack: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_facegate"))
-        .env("FACEGATE_DATA_DIR", data_dir())
-        .env("FACEGATE_PACK", pack)
-        .args(args)
-        .output()
-        .expect("the facegate binary runs")
-}
-
-fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
-
-fn no_panic(output: &Output) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !stderr.contains("panicked"),
-        "the binary panicked: {stderr}"
-    );
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
-}
 
 #[test]
 fn eval_liveness_reports_iso_rates_for_the_silent_face_samples() {
