@@ -83,20 +83,26 @@ fn up(root: &Path) -> anyhow::Result<()> {
     let password_file = data.join("initial-admin-password");
     if !password_file.exists() {
         std::fs::create_dir_all(&data)?;
-        let password = random_password()?;
-        write_private(&password_file, &password)?;
-        run(facegate(root, "release")
+        let email =
+            std::env::var("FACEGATE_ADMIN_EMAIL").unwrap_or_else(|_| "admin@facegate.local".into());
+        write_private(&password_file, &random_password()?)?;
+        let created = run(facegate(root, "release")
             .args([
                 "init",
                 "--org",
                 "facegate",
                 "--admin-email",
-                "admin@localhost",
+                &email,
                 "--admin-password-file",
             ])
-            .arg(&password_file))?;
+            .arg(&password_file));
+        if let Err(e) = created {
+            // Leave no password file behind for an account that does not exist.
+            let _ = std::fs::remove_file(&password_file);
+            return Err(e);
+        }
         eprintln!(
-            "\nowner account: admin@localhost; its generated password is in {} (change it, then delete the file)",
+            "\nowner account: {email}; its generated password is in {} (change it, then delete the file)",
             password_file.display()
         );
     }
