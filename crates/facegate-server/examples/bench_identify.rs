@@ -47,10 +47,11 @@ fn bench_image() -> anyhow::Result<Vec<u8>> {
         return Ok(std::fs::read(p)?);
     }
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let src = [here.join("../../../shared"), PathBuf::from("/work/shared")]
-        .into_iter()
-        .map(|s| s.join("datasets/peers/face_recognition/examples/obama-480p.jpg"))
-        .find(|p| p.is_file())
+    let shared = std::env::var_os("FACEGATE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| here.join("../../../shared"));
+    let src = Some(shared.join("datasets/peers/face_recognition/examples/obama-480p.jpg"))
+        .filter(|p| p.is_file())
         .ok_or_else(|| anyhow::anyhow!("../shared is missing; set FACEGATE_BENCH_IMAGE"))?;
     let img = image::open(src)?;
     let x = (img.width().saturating_sub(640)) / 2;

@@ -230,7 +230,7 @@ impl Engine {
         let start = Instant::now();
         let faces = self.detect(image)?;
         let detect_ms = ms(start);
-        let (analyzed, timings) = self.embed_faces_timed(image, &faces)?;
+        let (analyzed, timings) = self.embed_faces(image, &faces)?;
         Ok(Analysis {
             width: image.width(),
             height: image.height(),
@@ -242,19 +242,9 @@ impl Engine {
         })
     }
 
-    /// Align and embed the given faces of `image` (all faces batched per model).
-    /// Returns the faces with the alignment and embedding times in ms.
+    /// Align, embed (and score liveness of) the given faces of `image`, all
+    /// faces batched per model; the timings cover those stages only.
     pub fn embed_faces(
-        &self,
-        image: &RgbImage,
-        faces: &[DetectedFace],
-    ) -> Result<(Vec<AnalyzedFace>, f32, f32), VisionError> {
-        let (analyzed, t) = self.embed_faces_timed(image, faces)?;
-        Ok((analyzed, t.align_ms, t.embed_ms))
-    }
-
-    /// [`Engine::embed_faces`] with the align, embed and liveness times.
-    pub fn embed_faces_timed(
         &self,
         image: &RgbImage,
         faces: &[DetectedFace],

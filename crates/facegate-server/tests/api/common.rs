@@ -71,9 +71,10 @@ pub fn models_dir() -> PathBuf {
 }
 
 pub fn shared_dir() -> Option<PathBuf> {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [here.join("../../../shared"), PathBuf::from("/work/shared")];
-    candidates.into_iter().find(|p| p.join("datasets").is_dir())
+    let dir = std::env::var_os("FACEGATE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    dir.join("datasets").is_dir().then_some(dir)
 }
 
 impl TestServer {

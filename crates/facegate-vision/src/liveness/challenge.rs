@@ -163,7 +163,7 @@ pub fn evaluate_with(
             });
             continue;
         };
-        let (mut analyzed, _, _) = engine.embed_faces(image, std::slice::from_ref(face))?;
+        let (mut analyzed, _) = engine.embed_faces(image, std::slice::from_ref(face))?;
         let Some(analyzed) = analyzed.pop() else {
             return Err(VisionError::Internal(
                 "no analysis for a detected face".into(),

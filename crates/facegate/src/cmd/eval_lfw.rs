@@ -131,7 +131,7 @@ pub fn run(ctx: &Ctx, args: EvalLfwArgs) -> anyhow::Result<ExitCode> {
         .map(|d| {
             let (image, face) = d?;
             let face = face.unwrap_or(fallback);
-            let (mut faces, _, _) = engine.embed_faces(&image, &[face])?;
+            let (mut faces, _) = engine.embed_faces(&image, &[face])?;
             faces.pop().map(|f| f.embedding).context("no embedding")
         })
         .collect();
