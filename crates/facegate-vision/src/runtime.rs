@@ -37,10 +37,10 @@ pub fn bundled_library_name() -> String {
 
 /// Find the ONNX Runtime library, preferring an explicit or system install.
 pub fn locate(data_dir: &Path) -> Result<PathBuf, RuntimeError> {
-    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from) {
-        if path.is_file() {
-            return Ok(path);
-        }
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from)
+        && path.is_file()
+    {
+        return Ok(path);
     }
     const SYSTEM_DIRS: &[&str] = &[
         "/usr/local/lib",

@@ -110,7 +110,7 @@ pub fn enroll(json_output: bool, args: EnrollArgs) -> anyhow::Result<ExitCode> {
         .flatten()
         .collect();
     let bar = progress(files.len(), "encoding");
-    let encoded: Vec<(String, PathBuf, anyhow::Result<Option<(Embedding, f32)>>)> = files
+    let encoded: Vec<_> = files
         .into_par_iter()
         .map(|(name, path)| {
             let result = encode(&engine, &path);

@@ -78,7 +78,7 @@ pub fn run(ctx: &Ctx, args: IdentifyArgs) -> anyhow::Result<ExitCode> {
 
     let unknown = image_files(&args.paths)?;
     let bar = progress(unknown.len(), "identifying");
-    let results: Vec<(PathBuf, anyhow::Result<Vec<(String, f32)>>)> = pool.install(|| {
+    let results: Vec<_> = pool.install(|| {
         unknown
             .par_iter()
             .map(|path| {

@@ -43,14 +43,14 @@ pub fn setup(ctx: &Ctx, args: SetupArgs) -> anyhow::Result<ExitCode> {
 
 fn install(ctx: &Ctx, name: &str, options: &FetchOptions) -> anyhow::Result<()> {
     let manifest = pack::builtin(name)?;
-    if let Ok(installed) = pack::verify(&ctx.data_dir, name) {
-        if installed.manifest == manifest {
-            eprintln!(
-                "pack {name}: already installed and verified at {}",
-                installed.dir.display()
-            );
-            return Ok(());
-        }
+    if let Ok(installed) = pack::verify(&ctx.data_dir, name)
+        && installed.manifest == manifest
+    {
+        eprintln!(
+            "pack {name}: already installed and verified at {}",
+            installed.dir.display()
+        );
+        return Ok(());
     }
     eprintln!("pack {name}: installing…");
     let installed = pack::install(&manifest, &ctx.data_dir, options)
