@@ -50,6 +50,10 @@ pub struct Config {
     pub max_image_pixels: u64,
     /// Serve the Swagger UI page at `/docs`.
     pub swagger_ui: bool,
+    /// Reverse proxies (IP addresses or CIDR ranges) whose
+    /// `X-Forwarded-For` names the client for rate limits and login
+    /// throttling. Empty = the socket peer is the client (see `client_ip`).
+    pub trusted_proxies: Vec<String>,
     pub auth: AuthConfig,
     pub limits: RateLimitConfig,
     pub cors: CorsConfig,
@@ -115,6 +119,7 @@ impl Default for Config {
             max_body_bytes: 10 * 1024 * 1024,
             max_image_pixels: 40_000_000,
             swagger_ui: true,
+            trusted_proxies: Vec::new(),
             auth: AuthConfig::default(),
             limits: RateLimitConfig::default(),
             cors: CorsConfig::default(),
@@ -182,6 +187,7 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     ("FACEGATE_MAX_BODY_BYTES", "max_body_bytes", "integer"),
     ("FACEGATE_MAX_IMAGE_PIXELS", "max_image_pixels", "integer"),
     ("FACEGATE_SWAGGER_UI", "swagger_ui", "bool"),
+    ("FACEGATE_TRUSTED_PROXIES", "trusted_proxies", "list"),
     ("FACEGATE_JWT_SECRET", "auth.jwt_secret", "string"),
     (
         "FACEGATE_ACCESS_TOKEN_TTL_SECS",
@@ -372,6 +378,11 @@ impl Config {
         {
             return bad("cors.allowed_origins: \"*\" cannot be combined with other origins".into());
         }
+        if let Err(e) = crate::client_ip::TrustedProxies::parse(&self.trusted_proxies) {
+            return bad(format!(
+                "trusted_proxies (FACEGATE_TRUSTED_PROXIES): {e}; use addresses or ranges like 10.0.0.1, 10.0.0.0/8 or fd00::/8"
+            ));
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.logging.level).is_err() {
             return bad(format!(
                 "logging.level {:?} is not a valid filter",
@@ -468,6 +479,30 @@ mod tests {
         assert_eq!(c.auth.access_token_ttl_secs, 60);
         assert_eq!(c.cors.allowed_origins.len(), 2);
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn trusted_proxies_from_env_are_validated() {
+        let c = Config::load_from(
+            None,
+            &env(&[(
+                "FACEGATE_TRUSTED_PROXIES",
+                "10.0.0.0/8, fd00::/8 ,192.0.2.1",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "fd00::/8", "192.0.2.1"]);
+        assert!(Config::default().trusted_proxies.is_empty());
+        let e = Config::load_from(
+            None,
+            &env(&[("FACEGATE_TRUSTED_PROXIES", "10.0.0.0/8,10.0.0.0/40")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("FACEGATE_TRUSTED_PROXIES") && e.contains("10.0.0.0/40"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -11,7 +11,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use facegate_store::StoreError;
 use facegate_vision::VisionError;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -68,9 +69,30 @@ impl ApiError {
     }
 }
 
+/// The body of every error response (4xx and 5xx).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `not_found`, `invalid_field`,
+    /// `rate_limited`, `forbidden`, ...
+    #[schema(example = "invalid_field")]
+    pub code: String,
+    /// For people: says what was wrong and, where it helps, how to fix it.
+    pub message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        let body = Json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+            },
+        });
         (self.status, body).into_response()
     }
 }

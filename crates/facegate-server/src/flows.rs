@@ -19,7 +19,7 @@ use crate::rules::{LivenessVerdict, day_string, liveness_verdict, local_time, sc
 use crate::state::AppState;
 
 /// A person matched to a face.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MatchOut {
     pub person_id: String,
     pub external_id: String,
@@ -32,12 +32,15 @@ pub struct MatchOut {
     pub templates: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FaceOut {
     #[serde(rename = "box")]
+    #[schema(value_type = crate::routes::responses::FaceBox)]
     pub bbox: facegate_core::BoundingBox,
     pub detector_score: f32,
+    #[schema(value_type = crate::routes::responses::Landmarks)]
     pub landmarks: facegate_core::Landmarks5,
+    #[schema(value_type = crate::routes::responses::FaceQuality)]
     pub quality: facegate_vision::quality::Quality,
     pub liveness: Option<f32>,
     /// Candidates, best first (at most `top_k`, above or below threshold).
@@ -46,7 +49,7 @@ pub struct FaceOut {
     pub decision: &'static str,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IdentifyOut {
     pub faces_found: usize,
     /// `match` when any face matched, `no_match` when faces matched nobody,
@@ -57,6 +60,7 @@ pub struct IdentifyOut {
     pub width: u32,
     pub height: u32,
     pub faces: Vec<FaceOut>,
+    #[schema(value_type = crate::routes::responses::SearchTimings)]
     pub timings: Value,
 }
 

@@ -14,10 +14,16 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{
+    Content, ObjectBuilder, Ref, RefOr, Required, Response as DocResponse, SchemaFormat, Type,
+};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::{ApiError, ApiPath};
+use crate::error::{ApiError, ApiPath, ErrorBody};
 use crate::routes;
 use crate::state::AppState;
 
@@ -42,23 +48,171 @@ impl Modify for Security {
     }
 }
 
+/// House rules every operation follows, applied to the generated document
+/// instead of being repeated on each handler:
+///
+/// - every 4xx/5xx answer is an [`ErrorBody`], so each error response
+///   without content gets that schema, and the answers any route of its
+///   kind can give (401/403 behind auth, 404 with an id in the path, 400/
+///   413/422 with a body or query, 503 where the engine runs, 429 and
+///   `default` everywhere) are listed when the handler did not;
+/// - ids in paths are declared as parameters: handlers take them through
+///   `ApiPath`, which utoipa cannot see through; and parameter structs
+///   read with `ApiQuery` (also opaque to utoipa, so it files them under
+///   `path` unless told) are query parameters when the path has no such
+///   segment;
+/// - operation ids are `<tag>_<handler>` (`people_list`): handlers are
+///   named `list`, `create`, ... per module, and OpenAPI tools need the ids
+///   unique.
+struct Conventions;
+
+fn error_response(description: &str) -> RefOr<DocResponse> {
+    let mut r = DocResponse::new(description);
+    r.content.insert(
+        "application/json".into(),
+        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+    );
+    RefOr::T(r)
+}
+
+fn path_params(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .collect()
+}
+
+impl Conventions {
+    fn apply(op: &mut Operation, params: &[&str]) {
+        if let (Some(tag), Some(id)) = (
+            op.tags.as_ref().and_then(|t| t.first()),
+            op.operation_id.as_ref(),
+        ) {
+            let prefix = format!("{}_", tag.replace('-', "_"));
+            if !id.starts_with(&prefix) {
+                op.operation_id = Some(format!("{prefix}{id}"));
+            }
+        }
+        let declared = op.parameters.get_or_insert_with(Vec::new);
+        for p in declared.iter_mut() {
+            if p.parameter_in == ParameterIn::Path && !params.contains(&p.name.as_str()) {
+                p.parameter_in = ParameterIn::Query;
+                p.required = Required::False;
+            }
+        }
+        for name in params {
+            if !declared
+                .iter()
+                .any(|p| p.name == *name && p.parameter_in == ParameterIn::Path)
+            {
+                declared.push(
+                    ParameterBuilder::new()
+                        .name(*name)
+                        .parameter_in(ParameterIn::Path)
+                        .required(Required::True)
+                        .description(Some("a UUID; another organisation's reads as not found"))
+                        .schema(Some(
+                            ObjectBuilder::new()
+                                .schema_type(Type::String)
+                                .format(Some(SchemaFormat::Custom("uuid".into()))),
+                        ))
+                        .build(),
+                );
+            }
+        }
+        let has_query = declared
+            .iter()
+            .any(|p| p.parameter_in == ParameterIn::Query);
+        // `security(())` on a handler marks it public (login, refresh, logout).
+        let public = op
+            .security
+            .as_ref()
+            .is_some_and(|s| s.iter().all(|r| *r == SecurityRequirement::default()));
+        let body_types: Vec<String> = op
+            .request_body
+            .as_ref()
+            .map(|b| b.content.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut standard: Vec<(&str, &str)> = Vec::new();
+        if !public {
+            standard.push(("401", "missing, invalid or expired credentials"));
+            standard.push((
+                "403",
+                "the caller's role or API-key scope does not allow this",
+            ));
+        }
+        if !params.is_empty() {
+            standard.push(("404", "not found (another organisation's ids too)"));
+        }
+        if !body_types.is_empty() || has_query {
+            standard.push(("400", "malformed body or query string"));
+            standard.push(("422", "a field is missing or invalid"));
+        }
+        if !body_types.is_empty() {
+            standard.push(("413", "the body or the image is over the size limit"));
+        }
+        if body_types.iter().any(|t| t != "application/json") {
+            standard.push(("503", "the face engine is not loaded"));
+        }
+        standard.push(("429", "rate limited (per client IP, API key or login)"));
+        standard.push(("default", "an unexpected error"));
+        for (code, description) in standard {
+            op.responses
+                .responses
+                .entry(code.to_string())
+                .or_insert_with(|| error_response(description));
+        }
+        for (code, response) in op.responses.responses.iter_mut() {
+            let is_error = code == "default" || code.starts_with('4') || code.starts_with('5');
+            if let (true, RefOr::T(r)) = (is_error, response)
+                && r.content.is_empty()
+            {
+                r.content.insert(
+                    "application/json".into(),
+                    Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                );
+            }
+        }
+    }
+}
+
+impl Modify for Conventions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let params = path_params(path);
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                Self::apply(op, &params);
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "facegate", description = "Face recognition for access control and attendance. Errors are `{\"error\": {\"code\", \"message\"}}`; timestamps are Unix milliseconds."),
     paths(
         routes::auth::login, routes::auth::refresh, routes::auth::logout, routes::auth::me,
-        routes::orgs::list, routes::orgs::create, routes::orgs::current, routes::orgs::update,
+        routes::orgs::list, routes::orgs::create, routes::orgs::current, routes::orgs::update, routes::orgs::remove,
         routes::accounts::list, routes::accounts::create, routes::accounts::read, routes::accounts::update, routes::accounts::remove,
         routes::api_keys::list, routes::api_keys::read, routes::api_keys::create, routes::api_keys::revoke,
         routes::devices::list, routes::devices::create, routes::devices::read, routes::devices::update, routes::devices::remove,
         routes::people::list, routes::people::create, routes::people::read, routes::people::update, routes::people::remove,
         routes::templates::enrol, routes::templates::list, routes::templates::delete_all, routes::templates::archive_all, routes::templates::delete_one,
-        routes::schedules::list, routes::schedules::create, routes::schedules::read, routes::schedules::remove,
+        routes::schedules::list, routes::schedules::create, routes::schedules::read, routes::schedules::update, routes::schedules::remove,
         routes::recognition::identify_route, routes::recognition::verify, routes::recognition::detect,
         routes::attendance::mark, routes::attendance::list, routes::attendance::summary, routes::attendance::export,
         routes::access::decide, routes::audit::list, routes::audit::verify,
     ),
-    modifiers(&Security),
+    components(schemas(ErrorBody)),
+    modifiers(&Security, &Conventions),
     security(("bearer" = []), ("api_key" = [])),
 )]
 pub struct ApiDoc;

@@ -1,4 +1,6 @@
 //! Token-bucket rate limits per client IP, per API key and for logins.
+//! The client IP is the socket peer, or behind a trusted proxy the address
+//! it forwarded (see `client_ip`).
 //!
 //! In memory, per process: good enough for one node and a first line of
 //! defence; put a proxy in front for multi-node fleets.

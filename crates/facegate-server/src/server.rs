@@ -23,6 +23,7 @@ use tracing::Level;
 
 use crate::auth::password::hash_password_sync;
 use crate::auth::tokens::{JwtKeys, load_or_create_secret, random_bytes};
+use crate::client_ip::{ClientIp, TrustedProxies};
 use crate::config::Config;
 use crate::engine::FaceEngine;
 use crate::error::ApiError;
@@ -64,9 +65,16 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         tokio::task::spawn_blocking(|| hash_password_sync(&hex::encode(random_bytes::<16>())))
             .await?
             .map_err(|e| anyhow::anyhow!("argon2: {}", e.message))?;
+    // Validated with the rest of the config; parsed once here for requests.
+    let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies)
+        .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?;
+    if !trusted_proxies.is_empty() {
+        tracing::info!(proxies = ?config.trusted_proxies, "client addresses from X-Forwarded-For of trusted proxies");
+    }
     Ok(AppState(Arc::new(Inner {
         jwt: JwtKeys::from_secret(&secret),
         limiter: RateLimiter::new(&config.limits),
+        trusted_proxies,
         metrics: Metrics::default(),
         config,
         store,
@@ -162,16 +170,18 @@ async fn fallback(method: Method, uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(&format!("route {method} {}", uri.path()))
 }
 
-/// Per-IP rate limit and request metrics.
-async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Per-IP rate limit and request metrics. The client address is resolved
+/// once here (trusted proxies applied) and left for handlers as [`ClientIp`].
+async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    if let Some(ip) = ip
-        && !state.limiter.check_ip(ip)
-    {
-        return too_many("this address").into_response();
+        .map(|c| state.trusted_proxies.client_ip(c.0.ip(), req.headers()));
+    if let Some(ip) = ip {
+        req.extensions_mut().insert(ClientIp(ip));
+        if !state.limiter.check_ip(ip) {
+            return too_many("this address").into_response();
+        }
     }
     let method = req.method().to_string();
     let route = req

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use facegate_store::Store;
 
 use crate::auth::tokens::JwtKeys;
+use crate::client_ip::TrustedProxies;
 use crate::config::Config;
 use crate::engine::FaceEngine;
 use crate::error::ApiError;
@@ -18,6 +19,8 @@ pub struct Inner {
     pub engine: Option<Arc<FaceEngine>>,
     pub jwt: JwtKeys,
     pub limiter: RateLimiter,
+    /// `config.trusted_proxies`, parsed once.
+    pub trusted_proxies: TrustedProxies,
     pub metrics: Metrics,
     /// A valid hash of a random password: logins for unknown emails verify
     /// against it so response times do not reveal which emails exist.

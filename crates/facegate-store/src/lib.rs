@@ -32,6 +32,7 @@ pub use repo::accounts::MemberUpdate;
 pub use repo::api_keys::NewApiKey;
 pub use repo::attendance::{AttendanceInput, AttendanceRules, MarkOutcome};
 pub use repo::audit::{AuditEvent, ChainReport};
+pub use repo::orgs::OrgDeletion;
 pub use repo::tokens::{RefreshFailure, RefreshGrant};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

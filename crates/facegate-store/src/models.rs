@@ -10,6 +10,7 @@ use crate::StoreError;
 /// Roles within one organisation, highest first. Ordering is by power, so
 /// `role >= Role::Admin` reads as "at least admin".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,
@@ -50,6 +51,7 @@ impl FromStr for Role {
 
 /// What the service does with a liveness score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LivenessPolicy {
     /// Liveness is not evaluated for decisions.
@@ -63,6 +65,7 @@ pub enum LivenessPolicy {
 
 /// What happens when a face matches nobody.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UnknownFacePolicy {
     /// Refuse and write a denied entry to the access log.
@@ -74,6 +77,7 @@ pub enum UnknownFacePolicy {
 
 /// Per-organisation business rules, stored as JSON in `organisations.settings`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct OrgSettings {
     /// Cosine similarity needed for a match; `None` = the model pack's default.
@@ -115,6 +119,7 @@ impl Default for OrgSettings {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Organisation {
     pub id: String,
     pub name: String,
@@ -124,6 +129,7 @@ pub struct Organisation {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
     pub id: String,
     pub email: String,
@@ -141,6 +147,7 @@ pub struct Account {
 
 /// An account as seen from one organisation.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
     #[serde(flatten)]
     pub account: Account,
@@ -148,6 +155,7 @@ pub struct Member {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Membership {
     pub org_id: String,
     pub org_name: String,
@@ -155,6 +163,7 @@ pub struct Membership {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKey {
     pub id: String,
     pub org_id: String,
@@ -171,6 +180,7 @@ pub struct ApiKey {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Device {
     pub id: String,
     pub org_id: String,
@@ -183,6 +193,7 @@ pub struct Device {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PersonStatus {
     Active,
@@ -209,6 +220,7 @@ impl PersonStatus {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Person {
     pub id: String,
     pub org_id: String,
@@ -249,6 +261,7 @@ pub struct PeopleFilter {
 /// minutes are local time of the organisation; `end_minute` is exclusive and may be
 /// below `start_minute` for windows that cross midnight.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Schedule {
     pub id: String,
     pub org_id: String,
@@ -265,6 +278,7 @@ pub struct Schedule {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Template {
     pub id: String,
     pub org_id: String,
@@ -278,6 +292,7 @@ pub struct Template {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttendanceRecord {
     pub id: String,
     pub org_id: String,
@@ -304,6 +319,7 @@ pub struct AttendanceFilter {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DailySummaryRow {
     pub person_id: String,
     pub name: String,
@@ -314,6 +330,7 @@ pub struct DailySummaryRow {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessLogEntry {
     pub id: String,
     pub org_id: String,

@@ -3,11 +3,10 @@
 //! Request bodies here are lenient about extra fields because the seed
 //! clients send some we do not use. See the README's compatibility table.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -15,6 +14,7 @@ use facegate_store::{AttendanceFilter, PeopleFilter, Person, PersonStatus, Role}
 use serde_json::{Value, json};
 
 use crate::auth::{Caller, Scope};
+use crate::client_ip::ClientIp;
 use crate::engine::primary_face;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::flows::{IdentifyOut, MarkParams, decide_access, identify, mark_attendance};
@@ -332,7 +332,7 @@ async fn main_flow(
 
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<Value>> {
     object(&body)?;
@@ -347,7 +347,7 @@ async fn login(
         password,
         organisation_id: field(&body, &["organisation_id"]),
     };
-    let t = crate::routes::auth::do_login(&state, addr.ip(), req).await?;
+    let t = crate::routes::auth::do_login(&state, ip, req).await?;
     Ok(Json(json!({
         "access": t.access_token, "refresh": t.refresh_token,
         "access_token": t.access_token, "refresh_token": t.refresh_token,

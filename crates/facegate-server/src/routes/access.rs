@@ -11,6 +11,7 @@ use crate::auth::{Caller, Scope};
 use crate::error::ApiResult;
 use crate::flows::decide_access;
 use crate::image_input::ImageInput;
+use crate::routes::responses::AccessDecision;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -27,7 +28,7 @@ pub struct DecideBody {
 
 #[utoipa::path(post, path = "/api/v1/access/decide", tag = "access",
     request_body(content_type = "multipart/form-data", description = "image and/or credential, device_id"),
-    responses((status = 200, description = "granted/denied with reason: unknown, schedule, suspended, liveness, second_factor_missing, mismatch, no_face, device_disabled")))]
+    responses((status = 200, description = "granted/denied with reason: unknown, schedule, suspended, liveness, second_factor_missing, mismatch, no_face, device_disabled", body = AccessDecision)))]
 async fn decide(
     State(state): State<AppState>,
     caller: Caller,

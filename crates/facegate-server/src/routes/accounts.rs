@@ -8,9 +8,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use facegate_store::{Member, MemberUpdate, Role};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::responses::Items;
 use super::{check_id, optional_text};
 use crate::auth::password::{check_password_policy, hash_password};
 use crate::auth::{Caller, Scope};
@@ -23,12 +23,12 @@ pub fn router() -> Router<AppState> {
         .route("/accounts/{id}", get(read).patch(update).delete(remove))
 }
 
-#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", responses((status = 200, description = "members of the organisation")))]
-async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", responses((status = 200, description = "members of the organisation", body = Items<Member>)))]
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Items<Member>>> {
     caller.require(Role::Admin, Scope::Admin)?;
-    Ok(Json(
-        json!({"items": state.store.list_members(&caller.org_id).await?}),
-    ))
+    Ok(Json(Items {
+        items: state.store.list_members(&caller.org_id).await?,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -65,7 +65,7 @@ pub fn check_email(email: &str) -> Result<String, ApiError> {
     Ok(e)
 }
 
-#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = CreateAccount, responses((status = 201, description = "created"), (status = 409, description = "email in use")))]
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = CreateAccount, responses((status = 201, description = "created", body = Member), (status = 409, description = "email in use")))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -86,7 +86,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(member)))
 }
 
-#[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "accounts", responses((status = 200, description = "the account")))]
+#[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "accounts", responses((status = 200, description = "the account", body = Member)))]
 async fn read(
     State(state): State<AppState>,
     caller: Caller,
@@ -110,7 +110,7 @@ pub struct UpdateAccount {
     pub disabled: Option<bool>,
 }
 
-#[utoipa::path(patch, path = "/api/v1/accounts/{id}", tag = "accounts", request_body = UpdateAccount, responses((status = 200, description = "updated")))]
+#[utoipa::path(patch, path = "/api/v1/accounts/{id}", tag = "accounts", request_body = UpdateAccount, responses((status = 200, description = "updated", body = Member)))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,

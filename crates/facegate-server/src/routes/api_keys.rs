@@ -4,11 +4,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use facegate_store::{NewApiKey, Role, now_ms};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use facegate_store::{ApiKey, NewApiKey, Role, now_ms};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::responses::Items;
 use super::{check_id, required_text};
 use crate::auth::tokens::new_api_key;
 use crate::auth::{Caller, Scope};
@@ -21,25 +21,32 @@ pub fn router() -> Router<AppState> {
         .route("/api-keys/{id}", delete(revoke).get(read))
 }
 
-#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", responses((status = 200, description = "keys (never the secrets)")))]
-async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", responses((status = 200, description = "keys (never the secrets)", body = Items<ApiKey>)))]
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Items<ApiKey>>> {
     caller.require(Role::Admin, Scope::Admin)?;
-    Ok(Json(
-        json!({"items": state.store.list_api_keys(&caller.org_id).await?}),
-    ))
+    Ok(Json(Items {
+        items: state.store.list_api_keys(&caller.org_id).await?,
+    }))
 }
 
-#[utoipa::path(get, path = "/api/v1/api-keys/{id}", tag = "api-keys", responses((status = 200, description = "one key")))]
+#[utoipa::path(get, path = "/api/v1/api-keys/{id}", tag = "api-keys", responses((status = 200, description = "one key", body = ApiKey)))]
 async fn read(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ApiKey>> {
     caller.require(Role::Admin, Scope::Admin)?;
     check_id("api key", &id)?;
-    Ok(Json(json!(
-        state.store.get_api_key(&caller.org_id, &id).await?
-    )))
+    Ok(Json(state.store.get_api_key(&caller.org_id, &id).await?))
+}
+
+/// A new key: its record plus the secret, which is shown only here.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub api_key: ApiKey,
+    /// The secret (`fgk_...`); store it now, it cannot be read again.
+    pub key: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -55,12 +62,12 @@ pub struct CreateKey {
     pub expires_in_days: Option<u32>,
 }
 
-#[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys", request_body = CreateKey, responses((status = 201, description = "created; `key` is shown only in this response")))]
+#[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys", request_body = CreateKey, responses((status = 201, description = "created; `key` is shown only in this response", body = CreatedApiKey)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<CreateKey>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     caller.require(Role::Admin, Scope::Admin)?;
     let name = required_text("name", &req.name, 200)?;
     if req.role == Role::Owner {
@@ -110,20 +117,24 @@ async fn create(
         })
         .await?;
     tracing::info!(key = %created.id, by = %caller.label(), "api key created");
-    let mut body = json!(created);
-    body["key"] = json!(key);
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedApiKey {
+            api_key: created,
+            key,
+        }),
+    ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", responses((status = 200, description = "revoked")))]
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", responses((status = 200, description = "revoked; the key's record", body = ApiKey)))]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ApiKey>> {
     caller.require(Role::Admin, Scope::Admin)?;
     check_id("api key", &id)?;
     let key = state.store.revoke_api_key(&caller.org_id, &id).await?;
     tracing::info!(key = %id, by = %caller.label(), "api key revoked");
-    Ok(Json(json!(key)))
+    Ok(Json(key))
 }

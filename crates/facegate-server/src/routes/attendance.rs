@@ -8,10 +8,12 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use facegate_store::{AttendanceFilter, AttendanceRecord, Role, now_ms};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use facegate_store::{AttendanceFilter, AttendanceRecord, DailySummaryRow, Role, now_ms};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
+use super::responses::AttendanceMark;
 use super::{Page, Paging, check_id};
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiQuery, ApiResult};
@@ -40,7 +42,7 @@ pub struct MarkBody {
 
 #[utoipa::path(post, path = "/api/v1/attendance/mark", tag = "attendance",
     request_body(content_type = "multipart/form-data", description = "image (+ device_id, kind) or credential"),
-    responses((status = 200, description = "`recorded` true/false with the reason")))]
+    responses((status = 200, description = "`recorded` true/false with the reason", body = AttendanceMark)))]
 async fn mark(
     State(state): State<AppState>,
     caller: Caller,
@@ -60,6 +62,7 @@ async fn mark(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub person_id: Option<String>,
@@ -92,7 +95,7 @@ fn filter_of(q: &ListQuery, limit: i64, offset: i64) -> ApiResult<AttendanceFilt
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/attendance", tag = "attendance", params(ListQuery), responses((status = 200, description = "records, newest first")))]
+#[utoipa::path(get, path = "/api/v1/attendance", tag = "attendance", params(ListQuery), responses((status = 200, description = "records, newest first", body = Page<AttendanceRecord>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -113,18 +116,30 @@ async fn list(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryQuery {
     /// Local day, default today in the organisation's time zone.
     pub date: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/attendance/summary", tag = "attendance", params(SummaryQuery), responses((status = 200, description = "per person: records, first and last time")))]
+/// One local day's attendance, per person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttendanceSummary {
+    /// `YYYY-MM-DD` in the organisation's time zone.
+    pub date: String,
+    /// People with at least one record that day.
+    pub people: usize,
+    pub items: Vec<DailySummaryRow>,
+}
+
+#[utoipa::path(get, path = "/api/v1/attendance/summary", tag = "attendance", params(SummaryQuery),
+    responses((status = 200, description = "per person: records, first and last time", body = AttendanceSummary)))]
 async fn summary(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<SummaryQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AttendanceSummary>> {
     caller.require(Role::Viewer, Scope::Read)?;
     let org = state.store.get_org(&caller.org_id).await?;
     let day = match &q.date {
@@ -132,9 +147,11 @@ async fn summary(
         None => day_string(local_time(&org.settings, now_ms()).date),
     };
     let rows = state.store.daily_summary(&caller.org_id, &day).await?;
-    Ok(Json(
-        json!({"date": day, "people": rows.len(), "items": rows}),
-    ))
+    Ok(Json(AttendanceSummary {
+        date: day,
+        people: rows.len(),
+        items: rows,
+    }))
 }
 
 /// CSV cell: quoted, and defused against spreadsheet formula injection.

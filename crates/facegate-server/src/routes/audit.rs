@@ -3,10 +3,11 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use facegate_store::Role;
-use serde_json::{Value, json};
+use facegate_store::{AccessLogEntry, Role};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::Paging;
+use super::{Page, Paging};
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiQuery, ApiResult};
 use crate::state::AppState;
@@ -17,35 +18,47 @@ pub fn router() -> Router<AppState> {
         .route("/access-log/verify", get(verify))
 }
 
-#[utoipa::path(get, path = "/api/v1/access-log", tag = "access", params(Paging), responses((status = 200, description = "entries, newest first")))]
+#[utoipa::path(get, path = "/api/v1/access-log", tag = "access", params(Paging), responses((status = 200, description = "entries, newest first", body = Page<AccessLogEntry>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(p): ApiQuery<Paging>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Page<AccessLogEntry>>> {
     caller.require(Role::Admin, Scope::Admin)?;
     let (limit, offset, page, per_page) = Paging::resolve(p.page, p.per_page)?;
     let (items, total) = state
         .store
         .list_audit(&caller.org_id, limit, offset)
         .await?;
-    Ok(Json(
-        json!({"items": items, "total": total, "page": page, "per_page": per_page}),
-    ))
+    Ok(Json(Page {
+        items,
+        total,
+        page,
+        per_page,
+    }))
+}
+
+/// The result of recomputing the caller's organisation's chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainStatus {
+    pub ok: bool,
+    /// The first altered, inserted or removed entries, in words.
+    pub problems: Vec<String>,
 }
 
 /// Verifies the caller's organisation's chain.
-#[utoipa::path(get, path = "/api/v1/access-log/verify", tag = "access", responses((status = 200, description = "chain status")))]
-async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/api/v1/access-log/verify", tag = "access", responses((status = 200, description = "chain status", body = ChainStatus)))]
+async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ChainStatus>> {
     caller.require(Role::Admin, Scope::Admin)?;
     let report = state.store.verify_audit_chain().await?;
     let prefix = format!("organisation {}:", caller.org_id);
-    let problems: Vec<&String> = report
+    let problems: Vec<String> = report
         .problems
-        .iter()
+        .into_iter()
         .filter(|p| p.starts_with(&prefix))
         .collect();
-    Ok(Json(
-        json!({"ok": problems.is_empty(), "problems": problems}),
-    ))
+    Ok(Json(ChainStatus {
+        ok: problems.is_empty(),
+        problems,
+    }))
 }

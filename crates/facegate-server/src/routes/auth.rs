@@ -1,19 +1,17 @@
 //! Login, refresh-token rotation, logout and "who am I".
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use facegate_store::{RefreshFailure, now_ms};
+use facegate_store::{Account, ApiKey, Membership, RefreshFailure, Role, now_ms};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::auth::password::verify_password;
 use crate::auth::tokens::{new_refresh_token, sha256_hex};
 use crate::auth::{Caller, Principal};
+use crate::client_ip::ClientIp;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::ratelimit::too_many;
 use crate::state::AppState;
@@ -166,14 +164,14 @@ async fn issue_tokens(
     })
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest, security(()),
     responses((status = 200, body = TokenResponse), (status = 401, description = "wrong email or password"), (status = 423, description = "locked after repeated failures")))]
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    do_login(&state, addr.ip(), req).await.map(Json)
+    do_login(&state, ip, req).await.map(Json)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -184,7 +182,7 @@ pub struct RefreshRequest {
 
 /// Rotate: the presented token is consumed and a new pair issued. Presenting
 /// a consumed token again revokes the whole session (it was stolen).
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest, security(()),
     responses((status = 200, body = TokenResponse), (status = 401, description = "invalid, expired or reused refresh token")))]
 async fn refresh(
     State(state): State<AppState>,
@@ -239,7 +237,7 @@ async fn refresh(
 }
 
 /// Revoke the session the refresh token belongs to.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest, security(()),
     responses((status = 204, description = "revoked"), (status = 401, description = "unknown token")))]
 async fn logout(
     State(state): State<AppState>,
@@ -259,23 +257,52 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, description = "the caller")), security(("bearer" = []), ("api_key" = [])))]
-async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// The caller: an account (`account` and `organisations` are set) or an
+/// API key (`api_key` is set), and its role in the organisation it acts in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub organisation: OrgRef,
+    pub role: Role,
+    /// `account` or `api_key`.
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<Account>,
+    /// Every organisation the account belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organisations: Option<Vec<Membership>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<ApiKey>,
+}
+
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, description = "the caller", body = Me)), security(("bearer" = []), ("api_key" = [])))]
+async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Me>> {
     let org = state.store.get_org(&caller.org_id).await?;
-    let who = match &caller.principal {
+    let mut me = Me {
+        organisation: OrgRef {
+            id: org.id,
+            name: org.name,
+        },
+        role: caller.role,
+        kind: "account",
+        account: None,
+        organisations: None,
+        api_key: None,
+    };
+    match &caller.principal {
         Principal::Account { id } => {
-            let account = state.store.get_account(id).await?;
-            let memberships = state.store.memberships_of(id).await?;
-            json!({"kind": "account", "account": account, "organisations": memberships})
+            me.account = Some(state.store.get_account(id).await?);
+            me.organisations = Some(state.store.memberships_of(id).await?);
         }
         Principal::ApiKey { id, .. } => {
-            let key = state.store.get_api_key(&caller.org_id, id).await?;
-            json!({"kind": "api_key", "api_key": key})
+            me.kind = "api_key";
+            me.api_key = Some(state.store.get_api_key(&caller.org_id, id).await?);
         }
-    };
-    let mut out = json!({"organisation": {"id": org.id, "name": org.name}, "role": caller.role});
-    if let (Value::Object(o), Value::Object(w)) = (&mut out, who) {
-        o.extend(w);
     }
-    Ok(Json(out))
+    Ok(Json(me))
 }

@@ -7,9 +7,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use facegate_store::{Device, Role};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::responses::Items;
 use super::{check_id, optional_text, required_text};
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
@@ -34,12 +34,12 @@ fn check_kind(kind: &str) -> Result<String, ApiError> {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/devices", tag = "devices", responses((status = 200, description = "devices")))]
-async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/api/v1/devices", tag = "devices", responses((status = 200, description = "devices", body = Items<Device>)))]
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Items<Device>>> {
     caller.require(Role::Viewer, Scope::Read)?;
-    Ok(Json(
-        json!({"items": state.store.list_devices(&caller.org_id).await?}),
-    ))
+    Ok(Json(Items {
+        items: state.store.list_devices(&caller.org_id).await?,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -52,7 +52,7 @@ pub struct CreateDevice {
     pub enabled: Option<bool>,
 }
 
-#[utoipa::path(post, path = "/api/v1/devices", tag = "devices", request_body = CreateDevice, responses((status = 201, description = "created")))]
+#[utoipa::path(post, path = "/api/v1/devices", tag = "devices", request_body = CreateDevice, responses((status = 201, description = "created", body = Device)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -75,7 +75,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(d)))
 }
 
-#[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "devices", responses((status = 200, description = "the device")))]
+#[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "devices", responses((status = 200, description = "the device", body = Device)))]
 async fn read(
     State(state): State<AppState>,
     caller: Caller,
@@ -95,7 +95,7 @@ pub struct UpdateDevice {
     pub enabled: Option<bool>,
 }
 
-#[utoipa::path(patch, path = "/api/v1/devices/{id}", tag = "devices", request_body = UpdateDevice, responses((status = 200, description = "updated")))]
+#[utoipa::path(patch, path = "/api/v1/devices/{id}", tag = "devices", request_body = UpdateDevice, responses((status = 200, description = "updated", body = Device)))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,

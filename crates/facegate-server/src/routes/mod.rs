@@ -11,6 +11,7 @@ pub mod health;
 pub mod orgs;
 pub mod people;
 pub mod recognition;
+pub mod responses;
 pub mod schedules;
 pub mod templates;
 
@@ -38,6 +39,7 @@ pub fn v1() -> Router<AppState> {
 
 /// `?page=&per_page=` on list routes.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Paging {
     pub page: Option<u32>,
@@ -63,7 +65,8 @@ impl Paging {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// One page of a paged list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T: Serialize> {
     pub items: Vec<T>,
     pub total: i64,

@@ -1,18 +1,19 @@
 //! Organisations: list mine, create one (the creator becomes owner), read
-//! and change the current one (name and business rules).
+//! and change the current one (name and business rules), delete one.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{delete, get};
 use axum::{Json, Router};
-use facegate_store::{OrgSettings, Organisation, Role};
+use facegate_store::{Membership, OrgSettings, Organisation, Role};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::required_text;
+use super::responses::Items;
+use super::{check_id, required_text};
 use crate::auth::{Caller, Principal, Scope};
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::rules::validate_settings;
 use crate::state::AppState;
 
@@ -20,21 +21,24 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/organisations", get(list).post(create))
         .route("/organisations/current", get(current).patch(update))
+        .route("/organisations/{id}", delete(remove))
 }
 
-#[utoipa::path(get, path = "/api/v1/organisations", tag = "organisations", responses((status = 200, description = "organisations the caller belongs to")))]
-async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    match &caller.principal {
-        Principal::Account { id } => Ok(Json(
-            json!({"items": state.store.memberships_of(id).await?}),
-        )),
+#[utoipa::path(get, path = "/api/v1/organisations", tag = "organisations",
+    responses((status = 200, description = "organisations the caller belongs to (an API key: its own)", body = Items<Membership>)))]
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Items<Membership>>> {
+    let items = match &caller.principal {
+        Principal::Account { id } => state.store.memberships_of(id).await?,
         Principal::ApiKey { .. } => {
             let org = state.store.get_org(&caller.org_id).await?;
-            Ok(Json(
-                json!({"items": [{"org_id": org.id, "org_name": org.name, "role": caller.role}]}),
-            ))
+            vec![Membership {
+                org_id: org.id,
+                org_name: org.name,
+                role: caller.role,
+            }]
         }
-    }
+    };
+    Ok(Json(Items { items }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -43,7 +47,8 @@ pub struct CreateOrg {
     pub name: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/organisations", tag = "organisations", request_body = CreateOrg, responses((status = 201, description = "created; the caller is its owner")))]
+#[utoipa::path(post, path = "/api/v1/organisations", tag = "organisations", request_body = CreateOrg,
+    responses((status = 201, description = "created; the caller is its owner", body = Organisation)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -59,7 +64,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(org)))
 }
 
-#[utoipa::path(get, path = "/api/v1/organisations/current", tag = "organisations", responses((status = 200, description = "the caller's organisation and its rules")))]
+#[utoipa::path(get, path = "/api/v1/organisations/current", tag = "organisations",
+    responses((status = 200, description = "the caller's organisation and its rules", body = Organisation)))]
 async fn current(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Organisation>> {
     caller.require(Role::Viewer, Scope::Read)?;
     Ok(Json(state.store.get_org(&caller.org_id).await?))
@@ -74,7 +80,8 @@ pub struct UpdateOrg {
     pub settings: Option<Value>,
 }
 
-#[utoipa::path(patch, path = "/api/v1/organisations/current", tag = "organisations", request_body = UpdateOrg, responses((status = 200, description = "updated")))]
+#[utoipa::path(patch, path = "/api/v1/organisations/current", tag = "organisations", request_body = UpdateOrg,
+    responses((status = 200, description = "updated", body = Organisation)))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -106,4 +113,65 @@ async fn update(
         .await?;
     tracing::info!(org = %caller.org_id, by = %caller.label(), "organisation updated");
     Ok(Json(updated))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteOrg {
+    /// The organisation's exact name, to show the caller meant this one.
+    pub confirm: String,
+}
+
+/// Delete an organisation and all its data, irreversibly: people, face
+/// templates, attendance, schedules, devices, API keys, sessions,
+/// memberships, its access-log hash chain (so `facegate audit verify` no
+/// longer lists it), and accounts that belong to no other organisation.
+/// Only an owner of that organisation, logged in (not an API key), may.
+#[utoipa::path(delete, path = "/api/v1/organisations/{id}", tag = "organisations", request_body = DeleteOrg,
+    responses((status = 204, description = "deleted"),
+        (status = 403, description = "the caller is not an owner of this organisation"),
+        (status = 404, description = "no such organisation, or the caller is not a member"),
+        (status = 422, description = "`confirm` is not the organisation's name")))]
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<DeleteOrg>,
+) -> ApiResult<StatusCode> {
+    let account = caller.require_account()?;
+    check_id("organisation", &id)?;
+    // The path may name any organisation the account belongs to, not only
+    // the one its token acts in; the role there is what counts. Non-members
+    // get 404 so organisation ids cannot be probed.
+    let role = state
+        .store
+        .membership_role(account, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organisation"))?;
+    if role < Role::Owner {
+        return Err(ApiError::forbidden(format!(
+            "only owners can delete an organisation; you are {role} there"
+        )));
+    }
+    let org = state.store.get_org(&id).await?;
+    // Exact match: a near miss (case, spacing) is a sign of the wrong target.
+    if req.confirm != org.name {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "confirmation_mismatch",
+            "`confirm` must be exactly the organisation's name; nothing was deleted",
+        ));
+    }
+    let removed = state.store.delete_org(&id).await?;
+    tracing::warn!(
+        org = %id,
+        by = %caller.label(),
+        people = removed.people,
+        templates = removed.templates,
+        attendance = removed.attendance,
+        access_log = removed.access_log,
+        accounts = removed.accounts,
+        "organisation deleted with all its data"
+    );
+    Ok(StatusCode::NO_CONTENT)
 }

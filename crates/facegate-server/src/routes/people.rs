@@ -53,7 +53,7 @@ pub fn validate_new(req: &CreatePerson) -> Result<PersonFields, ApiError> {
     })
 }
 
-#[utoipa::path(post, path = "/api/v1/people", tag = "people", request_body = CreatePerson, responses((status = 201, description = "created"), (status = 409, description = "external_id or credential in use")))]
+#[utoipa::path(post, path = "/api/v1/people", tag = "people", request_body = CreatePerson, responses((status = 201, description = "created", body = Person), (status = 409, description = "external_id or credential in use")))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -66,6 +66,7 @@ async fn create(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Case-insensitive substring of name, external id, department or email.
@@ -76,7 +77,7 @@ pub struct ListQuery {
     pub per_page: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/api/v1/people", tag = "people", params(ListQuery), responses((status = 200, description = "a page of people")))]
+#[utoipa::path(get, path = "/api/v1/people", tag = "people", params(ListQuery), responses((status = 200, description = "a page of people", body = Page<Person>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -111,7 +112,7 @@ async fn list(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/people/{id}", tag = "people", responses((status = 200, description = "the person")))]
+#[utoipa::path(get, path = "/api/v1/people/{id}", tag = "people", responses((status = 200, description = "the person", body = Person)))]
 async fn read(
     State(state): State<AppState>,
     caller: Caller,
@@ -178,7 +179,7 @@ pub async fn apply_update(
     Ok(state.store.update_person(org_id, id, &fields).await?)
 }
 
-#[utoipa::path(patch, path = "/api/v1/people/{id}", tag = "people", request_body = UpdatePerson, responses((status = 200, description = "updated")))]
+#[utoipa::path(patch, path = "/api/v1/people/{id}", tag = "people", request_body = UpdatePerson, responses((status = 200, description = "updated", body = Person)))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,

@@ -7,15 +7,20 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
+use facegate_core::{BoundingBox, Landmarks5};
 use facegate_store::Role;
-use serde::Deserialize;
+use facegate_vision::Timings;
+use facegate_vision::quality::Quality;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::auth::{Caller, Scope};
 use crate::engine::{primary_face, quality_score};
 use crate::error::{ApiError, ApiResult};
-use crate::flows::{effective_threshold, identify};
+use crate::flows::{IdentifyOut, effective_threshold, identify};
 use crate::image_input::ImageInput;
+use crate::routes::responses::Verification;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -36,12 +41,12 @@ pub struct IdentifyParams {
 
 #[utoipa::path(post, path = "/api/v1/recognition/identify", tag = "recognition",
     request_body(content_type = "multipart/form-data", description = "image (multipart `image`, JSON base64 `image`, or raw bytes); params top_k, threshold"),
-    responses((status = 200, description = "faces with candidates and the decision"), (status = 422, description = "not an image")))]
+    responses((status = 200, description = "faces with candidates and the decision", body = IdentifyOut), (status = 422, description = "not an image")))]
 async fn identify_route(
     State(state): State<AppState>,
     caller: Caller,
     mut input: ImageInput<IdentifyParams>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IdentifyOut>> {
     caller.require(Role::Operator, Scope::Recognize)?;
     let top_k = input.params.top_k.unwrap_or(5);
     if !(1..=50).contains(&top_k) {
@@ -50,7 +55,7 @@ async fn identify_route(
     let image = input.require_image()?;
     let org = state.store.get_org(&caller.org_id).await?;
     let (out, _) = identify(&state, &org, image, top_k, input.params.threshold, false).await?;
-    Ok(Json(json!(out)))
+    Ok(Json(out))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -64,7 +69,7 @@ pub struct VerifyParams {
 
 #[utoipa::path(post, path = "/api/v1/recognition/verify", tag = "recognition",
     request_body(content_type = "multipart/form-data", description = "`image` plus `person_id`, or `image` and `image2`"),
-    responses((status = 200, description = "score and same/different")))]
+    responses((status = 200, description = "score and same/different", body = Verification)))]
 async fn verify(
     State(state): State<AppState>,
     caller: Caller,
@@ -159,27 +164,72 @@ pub struct DetectParams {}
 
 #[utoipa::path(post, path = "/api/v1/recognition/detect", tag = "recognition",
     request_body(content_type = "multipart/form-data", description = "image"),
-    responses((status = 200, description = "faces with boxes, landmarks, quality")))]
+    responses((status = 200, description = "faces with boxes, landmarks, quality", body = Detection)))]
 async fn detect(
     State(state): State<AppState>,
     caller: Caller,
     mut input: ImageInput<DetectParams>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Detection>> {
     caller.require(Role::Operator, Scope::Recognize)?;
     let started = Instant::now();
     let image = input.require_image()?;
     let a = state.engine()?.analyze(Arc::new(image)).await?;
-    let faces: Vec<Value> = a
+    let faces: Vec<DetectedFace> = a
         .faces
         .iter()
-        .map(|f| {
-            json!({"box": f.face.bbox, "score": f.face.score, "landmarks": f.face.landmarks,
-            "quality": f.quality, "quality_score": quality_score(f), "liveness": f.liveness})
+        .map(|f| DetectedFace {
+            bbox: f.face.bbox,
+            score: f.face.score,
+            landmarks: f.face.landmarks,
+            quality: f.quality,
+            quality_score: quality_score(f),
+            liveness: f.liveness,
         })
         .collect();
-    Ok(Json(json!({
-        "faces_found": faces.len(), "width": a.width, "height": a.height, "faces": faces,
-        "decision": if faces.is_empty() { "no_face" } else { "faces" },
-        "timings": {"engine": a.timings, "total_ms": started.elapsed().as_secs_f64() * 1000.0},
-    })))
+    Ok(Json(Detection {
+        faces_found: faces.len(),
+        width: a.width,
+        height: a.height,
+        decision: if faces.is_empty() { "no_face" } else { "faces" },
+        faces,
+        timings: DetectTimings {
+            engine: a.timings,
+            total_ms: started.elapsed().as_secs_f64() * 1000.0,
+        },
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DetectedFace {
+    #[serde(rename = "box")]
+    #[schema(value_type = crate::routes::responses::FaceBox)]
+    pub bbox: BoundingBox,
+    /// Detector confidence.
+    pub score: f32,
+    #[schema(value_type = crate::routes::responses::Landmarks)]
+    pub landmarks: Landmarks5,
+    #[schema(value_type = crate::routes::responses::FaceQuality)]
+    pub quality: Quality,
+    /// Size times pose, in [0, 1].
+    pub quality_score: f64,
+    /// Live probability, when the pack has a liveness model.
+    pub liveness: Option<f32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DetectTimings {
+    #[schema(value_type = crate::routes::responses::EngineTimings)]
+    pub engine: Timings,
+    pub total_ms: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Detection {
+    pub faces_found: usize,
+    pub width: u32,
+    pub height: u32,
+    pub faces: Vec<DetectedFace>,
+    /// `faces` or `no_face`.
+    pub decision: &'static str,
+    pub timings: DetectTimings,
 }

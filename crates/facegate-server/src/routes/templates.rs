@@ -7,11 +7,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use facegate_core::BoundingBox;
 use facegate_store::{PersonStatus, Role, Template};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use facegate_vision::Timings;
+use facegate_vision::quality::Quality;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::check_id;
+use super::responses::{Archived, Deleted, Items};
 use crate::auth::{Caller, Scope};
 use crate::engine::{primary_face, quality_score};
 use crate::error::{ApiError, ApiPath, ApiResult};
@@ -35,6 +39,26 @@ pub struct EnrolParams {
     pub single_face: Option<bool>,
 }
 
+/// The face an enrolment used.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EnrolledFace {
+    pub faces_found: usize,
+    #[serde(rename = "box")]
+    #[schema(value_type = super::responses::FaceBox)]
+    pub bbox: BoundingBox,
+    pub detector_score: f32,
+    #[schema(value_type = super::responses::FaceQuality)]
+    pub quality: Quality,
+    #[schema(value_type = super::responses::EngineTimings)]
+    pub timings: Timings,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Enrolment {
+    pub template: Template,
+    pub face: EnrolledFace,
+}
+
 /// Enrol the largest face of an image for a person. Shared with the
 /// compatibility routes.
 pub async fn enrol_image(
@@ -43,7 +67,7 @@ pub async fn enrol_image(
     person_id: &str,
     image: Vec<u8>,
     single_face: bool,
-) -> ApiResult<(Template, Value)> {
+) -> ApiResult<(Template, EnrolledFace)> {
     let engine = state.engine()?.clone();
     let person = state.store.get_person(org_id, person_id).await?;
     if person.status == PersonStatus::Archived {
@@ -86,25 +110,25 @@ pub async fn enrol_image(
             stored_image,
         )
         .await?;
-    let details = json!({
-        "faces_found": analysis.faces.len(),
-        "box": face.face.bbox,
-        "detector_score": face.face.score,
-        "quality": face.quality,
-        "timings": analysis.timings,
-    });
+    let details = EnrolledFace {
+        faces_found: analysis.faces.len(),
+        bbox: face.face.bbox,
+        detector_score: face.face.score,
+        quality: face.quality,
+        timings: analysis.timings,
+    };
     Ok((template, details))
 }
 
 #[utoipa::path(post, path = "/api/v1/people/{id}/templates", tag = "templates",
     request_body(content_type = "multipart/form-data", description = "image as multipart `image`, JSON base64 `image`, or raw bytes"),
-    responses((status = 201, description = "template stored"), (status = 422, description = "not an image / no face")))]
+    responses((status = 201, description = "template stored", body = Enrolment), (status = 422, description = "not an image / no face")))]
 async fn enrol(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     mut input: ImageInput<EnrolParams>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Enrolment>)> {
     caller.require(Role::Operator, Scope::Enroll)?;
     check_id("person", &id)?;
     // Tenant check before anything else, so foreign ids read as not found.
@@ -120,52 +144,55 @@ async fn enrol(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"template": template, "face": details})),
+        Json(Enrolment {
+            template,
+            face: details,
+        }),
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/people/{id}/templates", tag = "templates", responses((status = 200, description = "templates (no embeddings)")))]
+#[utoipa::path(get, path = "/api/v1/people/{id}/templates", tag = "templates", responses((status = 200, description = "templates (no embeddings)", body = Items<Template>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<Template>>> {
     caller.require(Role::Viewer, Scope::Read)?;
     check_id("person", &id)?;
     state.store.get_person(&caller.org_id, &id).await?;
-    Ok(Json(
-        json!({"items": state.store.list_templates(&caller.org_id, &id).await?}),
-    ))
+    Ok(Json(Items {
+        items: state.store.list_templates(&caller.org_id, &id).await?,
+    }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/people/{id}/templates", tag = "templates", responses((status = 200, description = "all templates deleted")))]
+#[utoipa::path(delete, path = "/api/v1/people/{id}/templates", tag = "templates", responses((status = 200, description = "all templates deleted", body = Deleted)))]
 async fn delete_all(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Deleted>> {
     caller.require(Role::Operator, Scope::Enroll)?;
     check_id("person", &id)?;
     let n = state
         .store
         .delete_all_templates(&caller.org_id, &id)
         .await?;
-    Ok(Json(json!({"deleted": n})))
+    Ok(Json(Deleted { deleted: n }))
 }
 
-#[utoipa::path(post, path = "/api/v1/people/{id}/templates/archive", tag = "templates", responses((status = 200, description = "all templates archived")))]
+#[utoipa::path(post, path = "/api/v1/people/{id}/templates/archive", tag = "templates", responses((status = 200, description = "all templates archived", body = Archived)))]
 async fn archive_all(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Archived>> {
     caller.require(Role::Operator, Scope::Enroll)?;
     check_id("person", &id)?;
     let n = state
         .store
         .archive_all_templates(&caller.org_id, &id)
         .await?;
-    Ok(Json(json!({"archived": n})))
+    Ok(Json(Archived { archived: n }))
 }
 
 #[utoipa::path(delete, path = "/api/v1/people/{id}/templates/{template_id}", tag = "templates", responses((status = 204, description = "deleted")))]

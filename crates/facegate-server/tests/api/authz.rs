@@ -186,6 +186,13 @@ async fn matrix(db: Db) {
             0,
             true,
         ),
+        case(
+            Method::PATCH,
+            &format!("/api/v1/schedules/{schedule}"),
+            Some(json!({"name": "renamed", "weekdays": ["mon", "fri"]})),
+            2,
+            true,
+        ),
         case(Method::GET, "/api/v1/accounts", None, 2, false),
         case(
             Method::POST,

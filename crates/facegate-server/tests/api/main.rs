@@ -6,5 +6,7 @@ mod auth;
 mod authz;
 mod bad_input;
 mod compat;
+mod manage;
+mod openapi;
 mod recognition;
 mod service;

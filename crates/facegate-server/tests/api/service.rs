@@ -257,3 +257,73 @@ async fn per_key_rate_limit() {
     );
     srv.stop().await;
 }
+
+/// `GET /healthz` with an `X-Forwarded-For` header; the status only.
+async fn healthz_from(srv: &TestServer, forwarded_for: &str) -> u16 {
+    srv.client
+        .get(format!("{}/healthz", srv.url))
+        .header("x-forwarded-for", forwarded_for)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_is_only_believed_from_trusted_proxies() {
+    // No trusted proxies (the default): a client that invents a new
+    // X-Forwarded-For per request is still one client.
+    let Some(srv) = TestServer::start(Db::Sqlite, false, |c| {
+        c.limits.per_ip_per_minute = 3;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut codes = Vec::new();
+    for i in 0..5 {
+        codes.push(healthz_from(&srv, &format!("198.51.100.{i}")).await);
+    }
+    assert_eq!(codes, vec![200, 200, 200, 429, 429]);
+    srv.stop().await;
+
+    // Behind a trusted proxy (here: the test client's loopback address),
+    // each forwarded client has its own bucket, and entries the client
+    // prepends cannot move it to a fresh one.
+    let Some(srv) = TestServer::start(Db::Sqlite, false, |c| {
+        c.limits.per_ip_per_minute = 3;
+        c.limits.login_per_ip_per_minute = 2;
+        c.trusted_proxies = vec!["127.0.0.0/8".into(), "::1".into()];
+    })
+    .await
+    else {
+        return;
+    };
+    let mut codes = Vec::new();
+    for i in 0..3 {
+        codes.push(healthz_from(&srv, &format!("6.6.6.{i}, 198.51.100.7")).await);
+    }
+    codes.push(healthz_from(&srv, "198.51.100.7").await);
+    codes.push(healthz_from(&srv, "7.7.7.7, 198.51.100.7").await);
+    assert_eq!(codes, vec![200, 200, 200, 429, 429]);
+    assert_eq!(
+        healthz_from(&srv, "198.51.100.8").await,
+        200,
+        "another client"
+    );
+    // Login throttling uses the same address.
+    let login = |xff: &'static str| {
+        srv.client
+            .post(format!("{}/api/v1/auth/login", srv.url))
+            .header("x-forwarded-for", xff)
+            .json(&json!({"email": "x@y.test", "password": "whatever123"}))
+            .send()
+    };
+    let mut codes = Vec::new();
+    for xff in ["203.0.113.1", "203.0.113.1", "203.0.113.1", "203.0.113.2"] {
+        codes.push(login(xff).await.unwrap().status().as_u16());
+    }
+    assert_eq!(codes, vec![401, 401, 429, 401]);
+    srv.stop().await;
+}

@@ -96,6 +96,37 @@ impl Store {
         rows.iter().map(schedule_from_row).collect()
     }
 
+    /// Replace every field of a schedule (the caller merged a partial update
+    /// and validated the result). One statement, scoped by organisation and
+    /// returning the row it wrote, so a concurrent delete or another tenant's
+    /// id reads as not found and nothing else is read in between.
+    pub async fn update_schedule(
+        &self,
+        org_id: &str,
+        id: &str,
+        s: &Schedule,
+    ) -> Result<Schedule, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE schedules SET name = $3, person_id = $4, device_id = $5, weekdays = $6, \
+             start_minute = $7, end_minute = $8, valid_from = $9, valid_until = $10 \
+             WHERE org_id = $1 AND id = $2 RETURNING {COLS}"
+        ))
+        .bind(org_id)
+        .bind(id)
+        .bind(&s.name)
+        .bind(s.person_id.as_deref())
+        .bind(s.device_id.as_deref())
+        .bind(i64::from(s.weekdays))
+        .bind(i64::from(s.start_minute))
+        .bind(i64::from(s.end_minute))
+        .bind(s.valid_from.as_deref())
+        .bind(s.valid_until.as_deref())
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or(StoreError::NotFound("schedule"))?;
+        schedule_from_row(&row)
+    }
+
     pub async fn delete_schedule(&self, org_id: &str, id: &str) -> Result<(), StoreError> {
         let n = sqlx::query("DELETE FROM schedules WHERE org_id = $1 AND id = $2")
             .bind(org_id)
