@@ -1,5 +1,5 @@
-//! Deleting an organisation and updating schedules, on SQLite and (when
-//! reachable) PostgreSQL.
+//! Deleting an organisation, updating schedules, and optional floats after
+//! NULLs, on SQLite and (when reachable) PostgreSQL.
 
 use facegate_core::Embedding;
 use facegate_store::*;
@@ -370,6 +370,7 @@ async fn sqlite_orgs_and_schedules() {
         .unwrap();
     delete_org_removes_everything(&store).await;
     update_schedule_is_scoped(&store).await;
+    optional_floats_after_nulls(&store).await;
     store.close().await;
 }
 
@@ -380,5 +381,77 @@ async fn postgres_orgs_and_schedules() {
     };
     delete_org_removes_everything(&store).await;
     update_schedule_is_scoped(&store).await;
+    store.close().await;
+}
+
+/// sqlx 0.8's `Any` driver sends a NULL `f64` to PostgreSQL typed as
+/// `float4`, and each connection caches the prepared statement with that
+/// type: a later non-null score on the same connection must still work.
+async fn optional_floats_after_nulls(store: &Store) {
+    let (org, _) = store
+        .init_org_with_owner("Floats", "floats@test.test", "hash")
+        .await
+        .unwrap();
+    for score in [None, Some(0.75), None, Some(0.5)] {
+        let e = store
+            .append_audit(
+                &org.id,
+                &AuditEvent {
+                    action: "access".into(),
+                    decision: "denied".into(),
+                    reason: "unknown".into(),
+                    score,
+                    liveness: score,
+                    ..AuditEvent::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(e.score, score);
+    }
+    let person = store
+        .create_person(
+            &org.id,
+            &PersonFields {
+                external_id: "F-1".into(),
+                name: "F".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    for (i, confidence) in [None, Some(0.9), None, Some(0.8)].into_iter().enumerate() {
+        let outcome = store
+            .mark_attendance(
+                &org.id,
+                &person.id,
+                &AttendanceRules {
+                    max_per_day: 10,
+                    min_interval_ms: 0,
+                    day: "2026-01-06".into(),
+                    ts: now_ms() + i as i64,
+                    kind: None,
+                },
+                &AttendanceInput {
+                    confidence,
+                    liveness: confidence,
+                    liveness_flagged: false,
+                    device_id: None,
+                    source: "api".into(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(matches!(outcome, MarkOutcome::Recorded { .. }));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_optional_floats_after_nulls() {
+    // One connection, so every statement meets its cached predecessor.
+    let Some((store, _guard)) = pg_store(1).await else {
+        return;
+    };
+    optional_floats_after_nulls(&store).await;
     store.close().await;
 }

@@ -191,6 +191,7 @@ impl Store {
         .bind(input.device_id.as_deref())
         .bind(&input.source)
         .bind(now_ms())
+        .persistent(super::NULLABLE_FLOATS_PERSISTENT)
         .execute(&mut *tx)
         .await?;
         event.decision = "recorded".into();

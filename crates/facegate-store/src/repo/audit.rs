@@ -134,6 +134,7 @@ pub(crate) async fn append_in(
     .bind(event.liveness)
     .bind(&prev)
     .bind(&hash)
+    .persistent(super::NULLABLE_FLOATS_PERSISTENT)
     .execute(&mut *conn)
     .await?;
     sqlx::query("UPDATE organisations SET audit_head = $2 WHERE id = $1")

@@ -23,6 +23,15 @@ where
     row.try_get::<T, _>(col).map_err(StoreError::Database)
 }
 
+/// Statements that bind an `Option<f64>` must not be cached per connection
+/// (`.persistent(false)`): sqlx 0.8's `Any` driver sends a `None::<f64>` to
+/// PostgreSQL as a `float4` NULL (its Real/Double NULL mapping is swapped),
+/// a cached statement keeps the parameter types of its first execution, and
+/// the next non-null `f64` on that connection then fails with "incorrect
+/// binary data format". Unnamed statements are prepared with each call's
+/// own types; the tests in `tests/orgs.rs` bind NULL before a value.
+pub(crate) const NULLABLE_FLOATS_PERSISTENT: bool = false;
+
 pub(crate) fn flag(v: bool) -> i64 {
     i64::from(v)
 }
