@@ -58,6 +58,7 @@ pub struct Config {
     pub limits: RateLimitConfig,
     pub cors: CorsConfig,
     pub logging: LoggingConfig,
+    pub liveness: LivenessConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,6 +105,27 @@ pub struct LoggingConfig {
     pub json: bool,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LivenessConfig {
+    /// Seconds a challenge (`POST /liveness/challenges`) stays answerable.
+    /// Short on purpose: a random prompt that must be answered at once is
+    /// what defeats a prerecorded video.
+    pub challenge_ttl_secs: u64,
+    /// Challenges held in memory at once, across organisations; issuing
+    /// more while all are unexpired answers 503.
+    pub max_open_challenges: usize,
+}
+
+impl Default for LivenessConfig {
+    fn default() -> Self {
+        LivenessConfig {
+            challenge_ttl_secs: 20,
+            max_open_challenges: 10_000,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -124,6 +146,7 @@ impl Default for Config {
             limits: RateLimitConfig::default(),
             cors: CorsConfig::default(),
             logging: LoggingConfig::default(),
+            liveness: LivenessConfig::default(),
         }
     }
 }
@@ -229,6 +252,16 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "integer",
     ),
     ("FACEGATE_LOG_JSON", "logging.json", "bool"),
+    (
+        "FACEGATE_LIVENESS_CHALLENGE_TTL_SECS",
+        "liveness.challenge_ttl_secs",
+        "integer",
+    ),
+    (
+        "FACEGATE_LIVENESS_MAX_OPEN_CHALLENGES",
+        "liveness.max_open_challenges",
+        "integer",
+    ),
 ];
 
 fn kind_of(name: &str) -> Kind {
@@ -391,6 +424,12 @@ impl Config {
         }
         if self.logging.retention_days == 0 {
             return bad("logging.retention_days must be at least 1".into());
+        }
+        if !(1..=3600).contains(&self.liveness.challenge_ttl_secs) {
+            return bad("liveness.challenge_ttl_secs (FACEGATE_LIVENESS_CHALLENGE_TTL_SECS) must be between 1 and 3600".into());
+        }
+        if !(1..=1_000_000).contains(&self.liveness.max_open_challenges) {
+            return bad("liveness.max_open_challenges (FACEGATE_LIVENESS_MAX_OPEN_CHALLENGES) must be between 1 and 1000000".into());
         }
         Ok(())
     }

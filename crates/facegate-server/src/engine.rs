@@ -3,10 +3,14 @@
 //! instead of spawning unbounded threads.
 
 use std::sync::Arc;
+use std::time::Instant;
 
-use facegate_vision::decode::DecodeLimits;
+use axum::http::StatusCode;
+use facegate_vision::decode::{DecodeError, DecodeLimits, decode_rgb};
+use facegate_vision::liveness::challenge::{self, ChallengeOptions, ChallengeResult, Prompt};
 use facegate_vision::session::Threading;
 use facegate_vision::{Analysis, AnalyzedFace, Engine, EngineOptions, VisionError};
+use image::RgbImage;
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
@@ -15,27 +19,30 @@ use crate::error::ApiError;
 pub struct FaceEngine {
     engine: Arc<Engine>,
     slots: Semaphore,
+    decode_limits: DecodeLimits,
 }
 
 impl FaceEngine {
     /// Load the configured pack from the models directory.
     pub fn load(config: &Config) -> Result<FaceEngine, VisionError> {
+        let decode_limits = DecodeLimits {
+            max_bytes: config.max_body_bytes,
+            max_pixels: config.max_image_pixels,
+            ..DecodeLimits::default()
+        };
         let options = EngineOptions {
             data_dir: config.models_dir(),
             threading: Threading {
                 sessions: config.engine_sessions,
                 intra_threads: config.engine_threads,
             },
-            decode_limits: DecodeLimits {
-                max_bytes: config.max_body_bytes,
-                max_pixels: config.max_image_pixels,
-                ..DecodeLimits::default()
-            },
+            decode_limits,
         };
         let engine = Engine::load_installed(&config.pack, &options)?;
         Ok(FaceEngine {
             engine: Arc::new(engine),
             slots: Semaphore::new(config.engine_sessions * 2),
+            decode_limits,
         })
     }
 
@@ -68,6 +75,111 @@ impl FaceEngine {
             })?
             .map_err(ApiError::from)
     }
+}
+
+impl FaceEngine {
+    /// The challenge prompts this pack can check: turns need only the
+    /// detector's five landmarks; a blink needs the 68-point predictor that
+    /// a pack lists (as a `.dat`) among its `[liveness]` files. Read from the
+    /// manifest so the predictor is not loaded just to answer this.
+    pub fn challenge_prompts(&self) -> Vec<Prompt> {
+        let blink = self
+            .engine
+            .manifest()
+            .liveness
+            .as_ref()
+            .is_some_and(|l| l.files.iter().any(|f| f.ends_with(".dat")));
+        Prompt::ALL
+            .into_iter()
+            .filter(|p| *p != Prompt::Blink || blink)
+            .collect()
+    }
+
+    /// Decode a challenge's frames on the blocking pool. Each frame is held
+    /// to the usual image limits, and all of them together to one image's
+    /// pixel budget, so a burst costs no more memory than a single upload.
+    /// Returns the frames and the milliseconds spent.
+    pub async fn decode_frames(
+        &self,
+        frames: Vec<Vec<u8>>,
+    ) -> Result<(Vec<RgbImage>, f64), ApiError> {
+        let _permit = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal())?;
+        let limits = self.decode_limits;
+        tokio::task::spawn_blocking(move || decode_all(&frames, &limits))
+            .await
+            .map_err(|e| {
+                tracing::error!("decode task failed: {e}");
+                ApiError::internal()
+            })?
+    }
+
+    /// Check decoded frames against a prompt on the blocking pool. Returns
+    /// the result and the milliseconds spent.
+    pub async fn evaluate_challenge(
+        &self,
+        prompt: Prompt,
+        frames: Vec<RgbImage>,
+        options: ChallengeOptions,
+    ) -> Result<(ChallengeResult, f64), ApiError> {
+        let _permit = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal())?;
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || {
+            let start = Instant::now();
+            challenge::evaluate_with(&engine, prompt, &frames, &options)
+                .map(|r| (r, start.elapsed().as_secs_f64() * 1000.0))
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!("challenge task failed: {e}");
+            ApiError::internal()
+        })?
+        .map_err(ApiError::from)
+    }
+}
+
+fn decode_all(frames: &[Vec<u8>], limits: &DecodeLimits) -> Result<(Vec<RgbImage>, f64), ApiError> {
+    let start = Instant::now();
+    let mut left = limits.max_pixels;
+    let mut out = Vec::with_capacity(frames.len());
+    for (i, bytes) in frames.iter().enumerate() {
+        let frame_limits = DecodeLimits {
+            max_pixels: left,
+            ..*limits
+        };
+        let image = decode_rgb(bytes, &frame_limits).map_err(|e| match e {
+            // Within one image's limit but over what the earlier frames left.
+            DecodeError::TooManyPixels { width, height, .. }
+                if u64::from(width) * u64::from(height) <= limits.max_pixels
+                    && width.max(height) <= limits.max_side =>
+            {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "image_too_large",
+                    format!(
+                        "frame {}: the frames together are over the limit of {} pixels",
+                        i + 1,
+                        limits.max_pixels
+                    ),
+                )
+            }
+            other => {
+                let mut err = ApiError::from(VisionError::from(other));
+                err.message = format!("frame {}: {}", i + 1, err.message);
+                err
+            }
+        })?;
+        left = left.saturating_sub(u64::from(image.width()) * u64::from(image.height()));
+        out.push(image);
+    }
+    Ok((out, start.elapsed().as_secs_f64() * 1000.0))
 }
 
 /// The face a single-person operation acts on: the largest one.

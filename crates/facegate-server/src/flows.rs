@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use axum::http::StatusCode;
 use facegate_store::{
-    AttendanceInput, AttendanceRules, AuditEvent, MarkOutcome, OrgSettings, Organisation, Person,
-    PersonStatus, UnknownFacePolicy, now_ms,
+    AttendanceInput, AttendanceRules, AuditEvent, MarkOutcome, NewSpoofEvent, OrgSettings,
+    Organisation, Person, PersonStatus, SpoofAction, SpoofEvent, SpoofSource, UnknownFacePolicy,
+    now_ms,
 };
 use facegate_vision::{Analysis, AnalyzedFace};
 use serde::Serialize;
@@ -185,6 +186,106 @@ pub async fn identify(
     Ok((out, analysis))
 }
 
+/// A face whose liveness was judged, as the spoof-event log needs it.
+pub struct Sighting<'a> {
+    pub source: SpoofSource,
+    pub verdict: LivenessVerdict,
+    pub score: Option<f32>,
+    pub threshold: f32,
+    pub device_id: Option<&'a str>,
+    /// The person the face matched, if any.
+    pub person_id: Option<&'a str>,
+    /// The submitted image; kept only when the organisation keeps images.
+    pub image: Option<&'a [u8]>,
+}
+
+/// Record a spoof event when the verdict is flag or reject (or, for a
+/// failed challenge, when the caller says so with `Reject`). Faces that
+/// matched nobody follow the organisation's unknown-face policy: `ignore`
+/// sites log nothing about strangers, spoof events included. A failure to
+/// store is the request's failure, as for the access log: a security record
+/// must not be dropped silently.
+pub async fn record_spoof(
+    state: &AppState,
+    org: &Organisation,
+    s: Sighting<'_>,
+) -> ApiResult<Option<SpoofEvent>> {
+    let action = match s.verdict {
+        LivenessVerdict::Pass => return Ok(None),
+        LivenessVerdict::Flag => SpoofAction::Flagged,
+        LivenessVerdict::Reject => SpoofAction::Rejected,
+    };
+    if s.person_id.is_none() && org.settings.unknown_face_policy == UnknownFacePolicy::Ignore {
+        return Ok(None);
+    }
+    let event = state
+        .store
+        .insert_spoof_event(
+            &org.id,
+            &NewSpoofEvent {
+                occurred_at: now_ms(),
+                device_id: s.device_id,
+                person_id: s.person_id,
+                score: s.score.map(f64::from),
+                threshold: f64::from(s.threshold),
+                action,
+                source: s.source,
+                snapshot: s.image.filter(|_| org.settings.store_images),
+            },
+        )
+        .await?;
+    state
+        .metrics
+        .record_spoof(action.as_str(), s.source.as_str());
+    tracing::info!(
+        spoof_event = %event.id,
+        action = action.as_str(),
+        source = s.source.as_str(),
+        "liveness spoof event"
+    );
+    Ok(Some(event))
+}
+
+/// Record a spoof event for every face of an identification whose liveness
+/// verdict is flag or reject (the identify routes, which decide nothing
+/// else with liveness).
+pub async fn record_identify_spoofs(
+    state: &AppState,
+    org: &Organisation,
+    out: &IdentifyOut,
+    source: SpoofSource,
+    image: Option<&[u8]>,
+) -> ApiResult<()> {
+    let threshold = liveness_threshold(state, &org.settings);
+    for face in &out.faces {
+        let matched = face.matches.first().filter(|_| face.decision == "match");
+        record_spoof(
+            state,
+            org,
+            Sighting {
+                source,
+                verdict: liveness_verdict(&org.settings, threshold, face.liveness),
+                score: face.liveness,
+                threshold,
+                device_id: None,
+                person_id: matched.map(|m| m.person_id.as_str()),
+                image,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The spoof-event source of an attendance mark, from its `MarkParams::source`.
+fn attendance_source(source: &str) -> SpoofSource {
+    if source == "compat" {
+        SpoofSource::Compat
+    } else {
+        SpoofSource::Attendance
+    }
+}
+
 /// Show only the end of a credential in logs and responses.
 pub fn mask_credential(c: &str) -> String {
     let chars: Vec<char> = c.chars().collect();
@@ -192,7 +293,7 @@ pub fn mask_credential(c: &str) -> String {
     format!("****{tail}")
 }
 
-async fn check_device(
+pub(crate) async fn check_device(
     state: &AppState,
     org_id: &str,
     device_id: Option<&str>,
@@ -256,6 +357,8 @@ pub async fn mark_attendance(
     let mut timing = Value::Null;
     let (person, score, liveness) = match (image, &params.credential) {
         (Some(image), _) => {
+            // A copy for the spoof-event snapshot, only where images are kept.
+            let snapshot = settings.store_images.then(|| image.clone());
             let out = match params.identified {
                 Some(out) => out,
                 None => identify(state, &org, image, 1, None, true).await?.0,
@@ -272,6 +375,21 @@ pub async fn mark_attendance(
             let best = face.matches.first();
             event.score = best.map(|m| f64::from(m.score));
             event.liveness = face.liveness.map(f64::from);
+            let matched = best.filter(|_| face.decision == "match");
+            record_spoof(
+                state,
+                &org,
+                Sighting {
+                    source: attendance_source(params.source),
+                    verdict: liveness_verdict(settings, live_threshold, face.liveness),
+                    score: face.liveness,
+                    threshold: live_threshold,
+                    device_id: params.device_id.as_deref(),
+                    person_id: matched.map(|m| m.person_id.as_str()),
+                    image: snapshot.as_deref(),
+                },
+            )
+            .await?;
             if face.decision != "match" {
                 if settings.unknown_face_policy == UnknownFacePolicy::Log {
                     event.reason = "unknown_face".into();
@@ -438,6 +556,8 @@ pub async fn decide_access(
     if reason.is_none()
         && let Some(image) = image
     {
+        // A copy for the spoof-event snapshot, only where images are kept.
+        let snapshot = settings.store_images.then(|| image.clone());
         let (out, _) = identify(state, &org, image, 1, None, true).await?;
         timing = out.timings.clone();
         match out.faces.first() {
@@ -453,6 +573,20 @@ pub async fn decide_access(
                 } else {
                     reason = Some(("unknown", "the face does not match anyone enrolled".into()));
                 }
+                record_spoof(
+                    state,
+                    &org,
+                    Sighting {
+                        source: SpoofSource::Access,
+                        verdict: liveness_verdict(settings, live_threshold, liveness),
+                        score: liveness,
+                        threshold: live_threshold,
+                        device_id: device_id.as_deref(),
+                        person_id: face_person.as_ref().map(|p| p.id.as_str()),
+                        image: snapshot.as_deref(),
+                    },
+                )
+                .await?;
             }
         }
     }

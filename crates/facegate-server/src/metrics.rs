@@ -19,6 +19,8 @@ struct MetricsInner {
     latency: BTreeMap<(String, String), (u64, f64)>,
     /// decision → count
     recognitions: BTreeMap<String, u64>,
+    /// (action, source) → count of stored spoof events
+    spoof_events: BTreeMap<(String, String), u64>,
     engine_calls: u64,
     engine_seconds: f64,
 }
@@ -42,6 +44,13 @@ impl Metrics {
         *m.recognitions.entry(decision.to_string()).or_default() += 1;
         m.engine_calls += 1;
         m.engine_seconds += engine_seconds;
+    }
+
+    pub fn record_spoof(&self, action: &str, source: &str) {
+        let mut m = self.inner.lock();
+        *m.spoof_events
+            .entry((action.to_string(), source.to_string()))
+            .or_default() += 1;
     }
 
     pub fn render(&self, gallery_templates: usize, engine_loaded: bool) -> String {
@@ -85,6 +94,19 @@ impl Metrics {
                 out,
                 "facegate_recognitions_total{{decision=\"{}\"}} {n}",
                 escape(d)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP facegate_spoof_events_total Liveness spoof events stored, by action and source."
+        );
+        let _ = writeln!(out, "# TYPE facegate_spoof_events_total counter");
+        for ((action, source), n) in &m.spoof_events {
+            let _ = writeln!(
+                out,
+                "facegate_spoof_events_total{{action=\"{}\",source=\"{}\"}} {n}",
+                escape(action),
+                escape(source)
             );
         }
         let _ = writeln!(

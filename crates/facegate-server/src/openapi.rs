@@ -210,6 +210,8 @@ impl Modify for Conventions {
         routes::recognition::identify_route, routes::recognition::verify, routes::recognition::detect,
         routes::attendance::mark, routes::attendance::list, routes::attendance::summary, routes::attendance::export,
         routes::access::decide, routes::audit::list, routes::audit::verify,
+        routes::liveness::list_events, routes::liveness::snapshot,
+        routes::liveness::create_challenge, routes::liveness::submit_challenge,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Security, &Conventions),

@@ -23,6 +23,7 @@ use tracing::Level;
 
 use crate::auth::password::hash_password_sync;
 use crate::auth::tokens::{JwtKeys, load_or_create_secret, random_bytes};
+use crate::challenges::Challenges;
 use crate::client_ip::{ClientIp, TrustedProxies};
 use crate::config::Config;
 use crate::engine::FaceEngine;
@@ -76,6 +77,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         limiter: RateLimiter::new(&config.limits),
         trusted_proxies,
         metrics: Metrics::default(),
+        challenges: Challenges::new(&config.liveness),
         config,
         store,
         engine,

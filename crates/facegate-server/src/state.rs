@@ -6,6 +6,7 @@ use std::sync::Arc;
 use facegate_store::Store;
 
 use crate::auth::tokens::JwtKeys;
+use crate::challenges::Challenges;
 use crate::client_ip::TrustedProxies;
 use crate::config::Config;
 use crate::engine::FaceEngine;
@@ -22,6 +23,9 @@ pub struct Inner {
     /// `config.trusted_proxies`, parsed once.
     pub trusted_proxies: TrustedProxies,
     pub metrics: Metrics,
+    /// Liveness challenges awaiting their frames (in memory, bounded; see
+    /// the module for why).
+    pub challenges: Challenges,
     /// A valid hash of a random password: logins for unknown emails verify
     /// against it so response times do not reveal which emails exist.
     pub dummy_hash: String,

@@ -347,3 +347,115 @@ pub struct AccessLogEntry {
     pub prev_hash: String,
     pub hash: String,
 }
+
+/// What the liveness policy did with a face that did not look live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum SpoofAction {
+    /// Policy `flag`: the request went on, the record is marked.
+    Flagged,
+    /// Policy `reject` (or a failed challenge): the request was refused.
+    Rejected,
+}
+
+impl SpoofAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpoofAction::Flagged => "flagged",
+            SpoofAction::Rejected => "rejected",
+        }
+    }
+    pub fn parse(s: &str) -> Option<SpoofAction> {
+        match s {
+            "flagged" => Some(SpoofAction::Flagged),
+            "rejected" => Some(SpoofAction::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// Which flow saw the face.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum SpoofSource {
+    Identify,
+    Attendance,
+    Access,
+    /// The seed clients' compatibility routes.
+    Compat,
+    /// A failed challenge (active liveness) whose passive score failed.
+    Challenge,
+}
+
+impl SpoofSource {
+    pub const ALL: [SpoofSource; 5] = [
+        SpoofSource::Identify,
+        SpoofSource::Attendance,
+        SpoofSource::Access,
+        SpoofSource::Compat,
+        SpoofSource::Challenge,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpoofSource::Identify => "identify",
+            SpoofSource::Attendance => "attendance",
+            SpoofSource::Access => "access",
+            SpoofSource::Compat => "compat",
+            SpoofSource::Challenge => "challenge",
+        }
+    }
+    pub fn parse(s: &str) -> Option<SpoofSource> {
+        SpoofSource::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// A face the liveness policy flagged or rejected. The snapshot bytes are
+/// fetched separately; `has_snapshot` says whether there are any.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SpoofEvent {
+    pub id: String,
+    pub org_id: String,
+    pub occurred_at: i64,
+    pub device_id: Option<String>,
+    /// The matched person, if the face matched anyone.
+    pub person_id: Option<String>,
+    /// Live probability; `None` when the pack has no liveness model.
+    pub score: Option<f64>,
+    /// The threshold the score was held against.
+    pub threshold: f64,
+    pub action: SpoofAction,
+    pub source: SpoofSource,
+    pub has_snapshot: bool,
+    pub created_at: i64,
+}
+
+/// A spoof event to store.
+#[derive(Debug, Clone)]
+pub struct NewSpoofEvent<'a> {
+    pub occurred_at: i64,
+    pub device_id: Option<&'a str>,
+    pub person_id: Option<&'a str>,
+    pub score: Option<f64>,
+    pub threshold: f64,
+    pub action: SpoofAction,
+    pub source: SpoofSource,
+    /// Only when the organisation keeps images (`store_images`).
+    pub snapshot: Option<&'a [u8]>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SpoofEventFilter {
+    /// Inclusive lower bound of `occurred_at` (Unix ms).
+    pub from: Option<i64>,
+    /// Inclusive upper bound of `occurred_at` (Unix ms).
+    pub to: Option<i64>,
+    pub device_id: Option<String>,
+    pub action: Option<SpoofAction>,
+    pub source: Option<SpoofSource>,
+    pub limit: i64,
+    pub offset: i64,
+}

@@ -187,6 +187,22 @@ async fn populate(store: &Store, org_id: &str, owner_id: &str, tag: &str) -> Per
         .await
         .unwrap();
     store
+        .insert_spoof_event(
+            org_id,
+            &NewSpoofEvent {
+                occurred_at: now_ms(),
+                device_id: Some(&device.id),
+                person_id: Some(&person.id),
+                score: Some(0.1),
+                threshold: 0.5,
+                action: SpoofAction::Rejected,
+                source: SpoofSource::Access,
+                snapshot: Some(b"img"),
+            },
+        )
+        .await
+        .unwrap();
+    store
         .create_api_key(NewApiKey {
             org_id,
             name: "kiosk",
@@ -236,6 +252,7 @@ async fn delete_org_removes_everything(store: &Store) {
         "attendance",
         "access_log",
         "api_keys",
+        "spoof_events",
     ] {
         assert!(tables.iter().any(|x| x == t), "{t} not in {tables:?}");
     }
@@ -285,6 +302,7 @@ async fn delete_org_removes_everything(store: &Store) {
         "api_keys",
         "refresh_tokens",
         "memberships",
+        "spoof_events",
     ] {
         assert!(rows_of(store, t, &b.id).await > 0, "{t} lost Bravo's rows");
     }
@@ -443,6 +461,29 @@ async fn optional_floats_after_nulls(store: &Store) {
             .await
             .unwrap();
         assert!(matches!(outcome, MarkOutcome::Recorded { .. }));
+    }
+    // A spoof event's score is NULL when the pack has no liveness model.
+    for (i, score) in [None, Some(0.25), None, Some(0.125)]
+        .into_iter()
+        .enumerate()
+    {
+        let e = store
+            .insert_spoof_event(
+                &org.id,
+                &NewSpoofEvent {
+                    occurred_at: now_ms() + i as i64,
+                    device_id: None,
+                    person_id: Some(&person.id),
+                    score,
+                    threshold: 0.5,
+                    action: SpoofAction::Rejected,
+                    source: SpoofSource::Access,
+                    snapshot: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(e.score, score);
     }
 }
 

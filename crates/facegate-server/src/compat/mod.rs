@@ -10,14 +10,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use facegate_store::{AttendanceFilter, PeopleFilter, Person, PersonStatus, Role};
+use facegate_store::{AttendanceFilter, PeopleFilter, Person, PersonStatus, Role, SpoofSource};
 use serde_json::{Value, json};
 
 use crate::auth::{Caller, Scope};
 use crate::client_ip::ClientIp;
 use crate::engine::primary_face;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
-use crate::flows::{IdentifyOut, MarkParams, decide_access, identify, mark_attendance};
+use crate::flows::{
+    IdentifyOut, MarkParams, Sighting, decide_access, identify, mark_attendance,
+    record_identify_spoofs, record_spoof,
+};
 use crate::image_input::{decode_base64_image, missing_image};
 use crate::routes::people::{CreatePerson, UpdatePerson, apply_update, validate_new};
 use crate::routes::templates::enrol_image;
@@ -280,7 +283,10 @@ async fn identity(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Operator, Scope::Recognize)?;
-    Ok(Json(raw_identify(&state, &caller, &body).await?.0))
+    let (v, out) = raw_identify(&state, &caller, &body).await?;
+    let org = state.store.get_org(&caller.org_id).await?;
+    record_identify_spoofs(&state, &org, &out, SpoofSource::Compat, Some(&body)).await?;
+    Ok(Json(v))
 }
 
 /// `POST /liveness` (raw image): is this a live face?
@@ -296,6 +302,22 @@ async fn liveness(
     let face = primary_face(&a);
     let score = face.and_then(|f| f.liveness);
     let threshold = crate::flows::liveness_threshold(&state, &org.settings);
+    if face.is_some() {
+        record_spoof(
+            &state,
+            &org,
+            Sighting {
+                source: SpoofSource::Compat,
+                verdict: crate::rules::liveness_verdict(&org.settings, threshold, score),
+                score,
+                threshold,
+                device_id: None,
+                person_id: None,
+                image: Some(&body),
+            },
+        )
+        .await?;
+    }
     let message = match (face, score) {
         (None, _) => "no face detected".to_string(),
         (Some(_), None) => "liveness unavailable: the model pack has no liveness model".to_string(),

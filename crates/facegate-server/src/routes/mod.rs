@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod health;
+pub mod liveness;
 pub mod orgs;
 pub mod people;
 pub mod recognition;
@@ -35,6 +36,7 @@ pub fn v1() -> Router<AppState> {
         .merge(attendance::router())
         .merge(access::router())
         .merge(audit::router())
+        .merge(liveness::router())
 }
 
 /// `?page=&per_page=` on list routes.

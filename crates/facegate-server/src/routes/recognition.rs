@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use facegate_core::{BoundingBox, Landmarks5};
-use facegate_store::Role;
+use facegate_store::{Role, SpoofSource};
 use facegate_vision::Timings;
 use facegate_vision::quality::Quality;
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use crate::auth::{Caller, Scope};
 use crate::engine::{primary_face, quality_score};
 use crate::error::{ApiError, ApiResult};
-use crate::flows::{IdentifyOut, effective_threshold, identify};
+use crate::flows::{IdentifyOut, effective_threshold, identify, record_identify_spoofs};
 use crate::image_input::ImageInput;
 use crate::routes::responses::Verification;
 use crate::state::AppState;
@@ -54,7 +54,17 @@ async fn identify_route(
     }
     let image = input.require_image()?;
     let org = state.store.get_org(&caller.org_id).await?;
+    // A copy for spoof-event snapshots, only where images are kept.
+    let snapshot = org.settings.store_images.then(|| image.clone());
     let (out, _) = identify(&state, &org, image, top_k, input.params.threshold, false).await?;
+    record_identify_spoofs(
+        &state,
+        &org,
+        &out,
+        SpoofSource::Identify,
+        snapshot.as_deref(),
+    )
+    .await?;
     Ok(Json(out))
 }
 

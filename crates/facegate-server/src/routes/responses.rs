@@ -201,3 +201,30 @@ pub struct VerifiedPerson {
     pub external_id: String,
     pub name: String,
 }
+
+/// What a liveness challenge asks the person to do (described only):
+/// turn the head to their own left or right, or blink.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+#[schema(rename_all = "kebab-case")]
+pub enum ChallengePrompt {
+    TurnLeft,
+    TurnRight,
+    Blink,
+}
+
+/// One frame of a challenge answer, in upload order (described only).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ChallengeFrame {
+    pub face_found: bool,
+    /// Yaw proxy in inter-ocular distances: positive when the head is
+    /// turned to the person's left.
+    pub yaw: Option<f32>,
+    /// Mean eye aspect ratio of both eyes (blink challenges only).
+    pub ear: Option<f32>,
+    /// Passive live score, when the pack has a liveness model.
+    pub live: Option<f32>,
+    /// Cosine similarity with the first frame's face.
+    pub similarity: Option<f32>,
+}

@@ -289,10 +289,14 @@ async fn matrix(db: Db) {
             true,
         ),
     ];
+    cases.push(case(Method::GET, "/api/v1/liveness/events", None, 0, false));
     for path in [
         "/api/v1/recognition/identify",
         "/api/v1/recognition/verify",
         "/api/v1/recognition/detect",
+        // Without an engine: 503 to create, 404 for a challenge nobody issued.
+        "/api/v1/liveness/challenges",
+        "/api/v1/liveness/challenges/00000000-0000-4000-8000-000000000000",
     ] {
         cases.insert(
             0,

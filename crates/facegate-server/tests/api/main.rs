@@ -6,6 +6,7 @@ mod auth;
 mod authz;
 mod bad_input;
 mod compat;
+mod liveness;
 mod manage;
 mod openapi;
 mod recognition;

@@ -523,6 +523,8 @@ async fn responses_match_schemas(db: Db) {
     c.check("get", "/api/v1/access-log", s, &b);
     let (s, b) = srv.get("/api/v1/access-log/verify", o).await;
     c.check("get", "/api/v1/access-log/verify", s, &b);
+    let (s, b) = srv.get("/api/v1/liveness/events", o).await;
+    c.check("get", "/api/v1/liveness/events", s, &b);
     let (s, b) = srv.get("/api/v1/access-log", &kiosk).await;
     c.check("get", "/api/v1/access-log", s, &b);
     let (s, b) = srv

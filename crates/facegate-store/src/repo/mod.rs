@@ -8,6 +8,7 @@ pub mod devices;
 pub mod orgs;
 pub mod people;
 pub mod schedules;
+pub mod spoof_events;
 pub mod templates;
 pub mod tokens;
 
