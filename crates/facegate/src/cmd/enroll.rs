@@ -23,6 +23,9 @@ use super::{image_files, main_face};
 use crate::output::{print_json, progress};
 use crate::server_cmds::ConfigArgs;
 
+/// A face's embedding and its quality score.
+type Encoded = (Embedding, f32);
+
 #[derive(Debug, clap::Args)]
 pub struct EnrollArgs {
     /// Folder of `<person>/<images>`.
@@ -110,7 +113,7 @@ pub fn enroll(json_output: bool, args: EnrollArgs) -> anyhow::Result<ExitCode> {
         .flatten()
         .collect();
     let bar = progress(files.len(), "encoding");
-    let encoded: Vec<(String, PathBuf, anyhow::Result<Option<(Embedding, f32)>>)> = files
+    let encoded: Vec<(String, PathBuf, anyhow::Result<Option<Encoded>>)> = files
         .into_par_iter()
         .map(|(name, path)| {
             let result = encode(&engine, &path);

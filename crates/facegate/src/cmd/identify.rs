@@ -14,6 +14,9 @@ use super::{Ctx, distance_from_cosine, image_files, main_face};
 use crate::cli::IdentifyArgs;
 use crate::output::{print_json, progress};
 
+/// A face's best-matching name and its distance.
+type Match = (String, f32);
+
 struct Known {
     name: String,
     embedding: Embedding,
@@ -78,7 +81,7 @@ pub fn run(ctx: &Ctx, args: IdentifyArgs) -> anyhow::Result<ExitCode> {
 
     let unknown = image_files(&args.paths)?;
     let bar = progress(unknown.len(), "identifying");
-    let results: Vec<(PathBuf, anyhow::Result<Vec<(String, f32)>>)> = pool.install(|| {
+    let results: Vec<(PathBuf, anyhow::Result<Vec<Match>>)> = pool.install(|| {
         unknown
             .par_iter()
             .map(|path| {
