@@ -175,7 +175,10 @@ fn check_against_fixture(fixture: &str, dynamic: Option<bool>) -> Option<Vec<(St
 
     let dynamic_spatial =
         dynamic.unwrap_or_else(|| fx["dynamic_spatial"].as_bool().unwrap_or(false));
-    let options = ConvertOptions { dynamic_spatial };
+    let options = ConvertOptions {
+        dynamic_spatial,
+        ..Default::default()
+    };
     let onnx = tflite::convert_with(bytes, &options).unwrap_or_else(|e| panic!("{file}: {e}"));
     // For debugging a mismatch with other tools (e.g. Netron, onnxruntime in Python).
     if let Some(dir) = std::env::var_os("FACEGATE_TFLITE_DUMP_DIR") {
@@ -250,6 +253,79 @@ fn check_against_fixture(fixture: &str, dynamic: Option<bool>) -> Option<Vec<(St
 #[test]
 fn mobilefacenet_matches_tflite() {
     check_against_fixture("MobileFaceNet.json", None);
+}
+
+/// The pack installs MobileFaceNet with a symbolic batch (`tflite-dynamic-batch`):
+/// the fixture's batch of 2 must still match TFLite, and each face run alone
+/// must give its row of the batch.
+#[test]
+fn mobilefacenet_with_dynamic_batch_matches_tflite_per_face() {
+    let fx: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture_dir().join("MobileFaceNet.json")).expect("fixture"),
+    )
+    .expect("json");
+    let Some(bytes) = model(fx["model"].as_str().expect("model")) else {
+        return;
+    };
+    if ort_env().is_none() {
+        return;
+    }
+    let options = ConvertOptions {
+        dynamic_batch: true,
+        ..Default::default()
+    };
+    let onnx = tflite::convert_with(bytes, &options).expect("convert with a dynamic batch");
+    let input = &fx["input"];
+    let shape: Vec<i64> = input["shape"]
+        .as_array()
+        .expect("shape")
+        .iter()
+        .map(|d| d.as_i64().expect("dim"))
+        .collect();
+    assert_eq!(shape[0], 2, "the fixture holds a batch of two faces");
+    let n = shape.iter().product::<i64>() as usize;
+    let data = deterministic_input(
+        n,
+        input["multiplier"].as_u64().expect("multiplier"),
+        input["scale"].as_f64().expect("scale"),
+        input["offset"].as_f64().expect("offset"),
+    );
+    let name = input["name"].as_str().expect("input name");
+    let out = &fx["outputs"][0];
+    let want: Vec<f32> = out["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|v| v.as_f64().expect("num") as f32)
+        .collect();
+    let per_face = want.len() / 2;
+    let worst = |got: &[f32], want: &[f32]| {
+        got.iter()
+            .zip(want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max)
+    };
+    let both = run(&onnx, name, &shape, &data).expect("runtime");
+    let (both_shape, both_values) = both.values().next().expect("one output");
+    assert_eq!(both_shape, &vec![2, per_face as i64]);
+    assert!(worst(both_values, &want) <= TOLERANCE);
+    let mut one_shape = shape.clone();
+    one_shape[0] = 1;
+    for face in 0..2 {
+        let half = n / 2;
+        let alone = run(
+            &onnx,
+            name,
+            &one_shape,
+            &data[face * half..(face + 1) * half],
+        )
+        .expect("runtime");
+        let (alone_shape, alone_values) = alone.values().next().expect("one output");
+        assert_eq!(alone_shape, &vec![1, per_face as i64]);
+        let err = worst(alone_values, &want[face * per_face..(face + 1) * per_face]);
+        eprintln!("MobileFaceNet face {face} alone: max abs error {err:e}");
+        assert!(err <= TOLERANCE, "face {face} alone differs by {err}");
+    }
 }
 
 #[test]

@@ -33,7 +33,7 @@ pub struct Config {
     /// `sqlite://...` or `postgres://...`; empty = SQLite file in `data_dir`.
     pub database_url: String,
     pub database_max_connections: u32,
-    /// Model pack to load.
+    /// Model pack to load; `auto` = the best installed (yunet, else default).
     pub pack: String,
     /// Where installed packs and the ONNX runtime live; empty = `data_dir`.
     pub models_dir: PathBuf,
@@ -133,7 +133,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             database_url: String::new(),
             database_max_connections: 8,
-            pack: "default".into(),
+            pack: "auto".into(),
             models_dir: PathBuf::new(),
             engine_required: true,
             engine_sessions: facegate_vision::session::available_cores(),

@@ -106,25 +106,37 @@ impl Recognizer {
             Layout::Nchw => (batch, 3, size, size),
             Layout::Nhwc => (batch, size, size, 3),
         };
-        let mut t = Array4::<f32>::zeros(shape);
         let channel_of = |c: usize| match self.spec.color {
             ColorOrder::Rgb => c,
             ColorOrder::Bgr => 2 - c,
         };
         let scale: [f32; 3] = self.spec.std.map(|s| 1.0 / s);
         let mean = self.spec.mean;
-        for (k, face) in faces.iter().enumerate() {
-            for (x, y, p) in face.enumerate_pixels() {
-                let (x, y) = (x as usize, y as usize);
-                for c in 0..3 {
-                    let v = (f32::from(p.0[channel_of(c)]) - mean[c]) * scale[c];
-                    match self.spec.layout {
-                        Layout::Nchw => t[[k, c, y, x]] = v,
-                        Layout::Nhwc => t[[k, y, x, c]] = v,
+        let pixels = size * size;
+        let mut data = vec![0f32; batch * pixels * 3];
+        // Faces beyond `faces.len()` (fixed-batch padding) stay zero.
+        for (face, out) in faces.iter().zip(data.chunks_exact_mut(pixels * 3)) {
+            let raw = face.as_raw();
+            match self.spec.layout {
+                Layout::Nhwc => {
+                    for (o, px) in out.chunks_exact_mut(3).zip(raw.chunks_exact(3)) {
+                        for c in 0..3 {
+                            o[c] = (f32::from(px[channel_of(c)]) - mean[c]) * scale[c];
+                        }
+                    }
+                }
+                Layout::Nchw => {
+                    for c in 0..3 {
+                        let plane = &mut out[c * pixels..(c + 1) * pixels];
+                        let source = channel_of(c);
+                        for (o, px) in plane.iter_mut().zip(raw.chunks_exact(3)) {
+                            *o = (f32::from(px[source]) - mean[c]) * scale[c];
+                        }
                     }
                 }
             }
         }
-        t
+        // `data` holds exactly the shape's element count by construction.
+        Array4::from_shape_vec(shape, data).unwrap_or_else(|_| Array4::zeros(shape))
     }
 }

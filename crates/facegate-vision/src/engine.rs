@@ -100,8 +100,10 @@ fn read(pack: &InstalledPack, file: &str) -> Result<Vec<u8>, VisionError> {
 
 impl Engine {
     /// Verify and load the installed pack `name` from `options.data_dir`.
+    /// `name` may be [`facegate_models::pack::AUTO`]: the best installed pack.
     pub fn load_installed(name: &str, options: &EngineOptions) -> Result<Self, VisionError> {
-        let pack = verify(&options.data_dir, name)?;
+        let name = facegate_models::pack::resolve(&options.data_dir, name);
+        let pack = verify(&options.data_dir, &name)?;
         Self::load(&pack, options)
     }
 
@@ -269,7 +271,14 @@ impl Engine {
         let total_weight: f32 = self.recognizers.iter().map(|r| r.spec().weight).sum();
         for (recognizer, crops) in self.recognizers.iter().zip(&crops) {
             let refs: Vec<&RgbImage> = crops.iter().collect();
+            let started = Instant::now();
             let raw = recognizer.embed(&refs)?;
+            tracing::trace!(
+                recognizer = recognizer.spec().id,
+                faces = refs.len(),
+                ms = ms(started),
+                "embedded"
+            );
             // Score-level fusion as one vector: concatenating unit vectors scaled
             // by sqrt(w / Σw) makes the dot product the weighted mean of the
             // per-model cosines, so the gallery still needs one dot product.

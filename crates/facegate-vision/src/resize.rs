@@ -1,8 +1,21 @@
 //! Image resizing for detector inputs and pyramids, on `fast_image_resize`
 //! (SIMD convolution; several times faster than `image::imageops`).
 
+use std::cell::RefCell;
+
 use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
+
+thread_local! {
+    // A resizer keeps its scratch buffers between calls; MTCNN resizes a
+    // pyramid and a hundred patches per image, so one per thread saves
+    // that many allocations.
+    static RESIZER: RefCell<Resizer> = RefCell::new(Resizer::new());
+}
+
+fn bilinear() -> ResizeOptions {
+    ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
+}
 
 /// Resize with a bilinear filter (area-averaging when shrinking), which is
 /// what detectors were trained with (OpenCV's INTER_LINEAR / INTER_AREA).
@@ -13,11 +26,11 @@ pub fn resize_rgb(source: &RgbImage, width: u32, height: u32) -> RgbImage {
         return source.clone();
     }
     let mut out = RgbImage::new(width, height);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
     // Both images are RGB8 and non-empty, so the only failure modes
     // (pixel-type mismatch, empty buffers) cannot happen; fall back to the
     // slower resize rather than panic if the library ever disagrees.
-    if Resizer::new().resize(source, &mut out, &options).is_err() {
+    let resized = RESIZER.with_borrow_mut(|r| r.resize(source, &mut out, &bilinear()));
+    if resized.is_err() {
         out = image::imageops::resize(source, width, height, image::imageops::FilterType::Triangle);
     }
     out

@@ -22,8 +22,8 @@ pub struct GlobalArgs {
     /// Data directory (runtime, packs, database).
     #[arg(long, global = true, env = "FACEGATE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Model pack to use.
-    #[arg(long, global = true, env = "FACEGATE_PACK", default_value = "default")]
+    /// Model pack to use; `auto` = the best installed (yunet, else default).
+    #[arg(long, global = true, env = "FACEGATE_PACK", default_value = "auto")]
     pub pack: String,
     /// Print JSON instead of text.
     #[arg(long, global = true)]

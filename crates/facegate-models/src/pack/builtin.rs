@@ -13,6 +13,34 @@ const BUILTIN: &[(&str, &str)] = &[
     ("yunet", include_str!("../../packs/yunet.toml")),
 ];
 
+/// The pack name that means "the best installed": the first of
+/// [`AUTO_PREFERENCE`] that is installed.
+pub const AUTO: &str = "auto";
+
+/// Best first. `yunet` and `default` hold the same recognizers (one
+/// embedding space, see [`Manifest::model_id`]); YuNet finds faces as well as
+/// MTCNN on the shared sets at about a quarter of its time, but it is only
+/// installable from a local copy, so the registry-only `default` follows.
+pub const AUTO_PREFERENCE: &[&str] = &["yunet", "default"];
+
+/// What a pack name refers to under `data_dir`: itself, or for [`AUTO`] the
+/// first installed pack of [`AUTO_PREFERENCE`] (`default` when none is, so
+/// the error names the pack the quick start installs).
+pub fn resolve(data_dir: &std::path::Path, name: &str) -> String {
+    if name != AUTO {
+        return name.to_owned();
+    }
+    AUTO_PREFERENCE
+        .iter()
+        .find(|n| {
+            super::pack_dir(data_dir, n)
+                .join(super::install::LOCK_FILE)
+                .is_file()
+        })
+        .unwrap_or(&"default")
+        .to_string()
+}
+
 pub fn builtin_names() -> Vec<&'static str> {
     BUILTIN.iter().map(|(n, _)| *n).collect()
 }
@@ -23,4 +51,39 @@ pub fn builtin(name: &str) -> Result<Manifest, PackError> {
         .find(|(n, _)| *n == name)
         .ok_or_else(|| PackError::UnknownPack(name.to_owned(), builtin_names().join(", ")))?;
     Manifest::from_toml(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_pack_parses() {
+        for name in builtin_names() {
+            builtin(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn packs_that_differ_only_in_detector_share_the_embedding_space() {
+        let id = |name| builtin(name).map(|m| m.model_id()).unwrap_or_default();
+        assert_eq!(id("default"), id("yunet"));
+        assert_eq!(id("default"), id("minifasnet"));
+        assert_ne!(id("default"), id("dlib"));
+        assert_ne!(id("default"), id("mobilefacenet"));
+        assert!(id("dlib").starts_with("dlib-resnet#"));
+    }
+
+    #[test]
+    fn auto_takes_the_first_installed_of_the_preference() {
+        let data = tempfile::tempdir().expect("temp dir");
+        assert_eq!(resolve(data.path(), AUTO), "default", "nothing installed");
+        assert_eq!(resolve(data.path(), "dlib"), "dlib", "explicit names stay");
+        for name in ["default", "yunet"] {
+            let dir = super::super::pack_dir(data.path(), name);
+            std::fs::create_dir_all(&dir).expect("pack dir");
+            std::fs::write(dir.join(super::super::install::LOCK_FILE), "{}").expect("lock");
+        }
+        assert_eq!(resolve(data.path(), AUTO), "yunet");
+    }
 }

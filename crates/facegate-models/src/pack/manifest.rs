@@ -87,6 +87,9 @@ pub enum Conversion {
     None,
     /// TFLite flatbuffer rewritten as ONNX.
     Tflite,
+    /// TFLite rewritten as ONNX with a symbolic batch dimension, for models
+    /// exported with a fixed batch.
+    TfliteDynamicBatch,
     /// dlib's serialised ResNet rewritten as ONNX.
     DlibResnet,
 }
@@ -290,8 +293,35 @@ impl Manifest {
 
     /// Stable identifier of the embedding space: templates made with one
     /// model id are only comparable with probes of the same id.
+    ///
+    /// It names the recognizers and hashes what defines their output (the
+    /// weights' source hash, preprocessing, mirror averaging, fusion weight),
+    /// but not the pack or its detector: packs that differ only in how faces
+    /// are found (`default` and `yunet`) share a gallery, so switching
+    /// detector never strands enrolled templates.
     pub fn model_id(&self) -> String {
+        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+        for r in &self.recognizers {
+            let weights = self
+                .file(&r.file)
+                .map_or(r.file.as_str(), |f| f.sha256.as_str());
+            let defining = format!(
+                "{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{}|{}|{};",
+                r.id,
+                weights,
+                r.input_size,
+                r.layout,
+                r.color,
+                r.mean,
+                r.std,
+                r.embedding_dim,
+                r.flip_average,
+                r.weight
+            );
+            sha2::Digest::update(&mut hasher, defining.as_bytes());
+        }
+        let digest = hex::encode(sha2::Digest::finalize(hasher));
         let recognizers: Vec<&str> = self.recognizers.iter().map(|r| r.id.as_str()).collect();
-        format!("{}@{}/{}", self.name, self.version, recognizers.join("+"))
+        format!("{}#{}", recognizers.join("+"), &digest[..12])
     }
 }

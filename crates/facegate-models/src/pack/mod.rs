@@ -14,7 +14,7 @@ mod fetch;
 mod install;
 mod manifest;
 
-pub use builtin::{builtin, builtin_names};
+pub use builtin::{AUTO, AUTO_PREFERENCE, builtin, builtin_names, resolve};
 pub use fetch::{FetchOptions, Fetched, fetch as fetch_source, read as read_fetched};
 pub use install::{InstalledPack, Lock, install, installed_packs, pack_dir, verify};
 pub use manifest::*;

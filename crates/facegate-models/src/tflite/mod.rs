@@ -92,6 +92,12 @@ pub struct ConvertOptions {
     /// at every pyramid scale. SAME padding then becomes ONNX `auto_pad`.
     /// Models that RESHAPE to fixed sizes will fail at run time on other sizes.
     pub dynamic_spatial: bool,
+    /// Declare the leading (batch) dimension of inputs and outputs as
+    /// symbolic, for models exported with a fixed batch (expo's MobileFaceNet
+    /// takes exactly 2 faces). Constant RESHAPE targets that start with the
+    /// declared batch get `-1` there; any other use of the batch size is
+    /// refused at conversion rather than failing at run time.
+    pub dynamic_batch: bool,
 }
 
 /// Convert a TFLite model to serialized ONNX `ModelProto` bytes.

@@ -366,6 +366,21 @@ impl Converter<'_> {
         self.unary(op, "Cast", vec![("to", to)])
     }
 
+    /// With a symbolic batch, a constant reshape target must carry the batch
+    /// in front (it becomes `-1`) and infer nothing else.
+    fn batch_free_shape(&self, mut shape: Vec<i64>) -> Result<Vec<i64>, TfliteError> {
+        let Some(batch) = self.dynamic_batch else {
+            return Ok(shape);
+        };
+        if shape.first() != Some(&batch) || shape.contains(&-1) {
+            return Err(self.unsupported(
+                "reshape whose target does not start with the batch (the model cannot take a dynamic batch)",
+            ));
+        }
+        shape[0] = -1;
+        Ok(shape)
+    }
+
     fn reshape(&mut self, op: &Operator<'_>) -> Result<(), TfliteError> {
         let (x, out) = (self.input(op, 0)?, self.output(op, 0)?);
         let xin = self.native(x)?;
@@ -389,6 +404,7 @@ impl Converter<'_> {
                     // ONNX would read 0 as "copy this dimension".
                     return Err(self.unsupported("reshape to a zero-sized dimension"));
                 }
+                let v = self.batch_free_shape(v)?;
                 self.i64s("shape", &v)
             }
             (None, Some(s)) => {

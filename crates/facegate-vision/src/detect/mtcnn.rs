@@ -236,9 +236,21 @@ impl Detector for Mtcnn {
             image
         };
         let min_face = (settings.min_face_size * scale).max(12.0);
+        let started = std::time::Instant::now();
         let boxes = self.stage1(work, min_face)?;
+        let proposed = (boxes.len(), started.elapsed());
         let boxes = self.stage2(work, boxes)?;
+        let refined = (boxes.len(), started.elapsed());
         let faces = self.stage3(work, boxes, settings.score_threshold)?;
+        tracing::trace!(
+            proposed = proposed.0,
+            refined = refined.0,
+            faces = faces.len(),
+            pnet_ms = proposed.1.as_secs_f32() * 1e3,
+            rnet_ms = (refined.1 - proposed.1).as_secs_f32() * 1e3,
+            onet_ms = (started.elapsed() - refined.1).as_secs_f32() * 1e3,
+            "mtcnn cascade"
+        );
         let (iw, ih) = (image.width(), image.height());
         Ok(faces
             .into_iter()
@@ -262,18 +274,27 @@ impl Detector for Mtcnn {
 
 /// Normalised NHWC tensor with the x axis first (`[n, x, y, c]`).
 fn transposed_tensor(images: &[RgbImage], width: usize, height: usize) -> Array4<f32> {
-    let mut t = Array4::<f32>::zeros((images.len(), width, height, 3));
-    for (k, image) in images.iter().enumerate() {
-        for (x, y, p) in image.enumerate_pixels() {
-            let (x, y) = (x as usize, y as usize);
-            if x < width && y < height {
-                for c in 0..3 {
-                    t[[k, x, y, c]] = (f32::from(p.0[c]) - 127.5) * 0.0078125;
+    let plane = width * height * 3;
+    let mut data = vec![0f32; images.len() * plane];
+    for (image, out) in images.iter().zip(data.chunks_exact_mut(plane)) {
+        let (iw, ih) = (image.width() as usize, image.height() as usize);
+        let raw = image.as_raw();
+        // Walk the output in memory order (columns of the image); each
+        // column of `height` pixels is contiguous there.
+        for (x, column) in out.chunks_exact_mut(height * 3).enumerate().take(iw) {
+            for (y, px) in column.chunks_exact_mut(3).enumerate().take(ih) {
+                let at = (y * iw + x) * 3;
+                if let Some(src) = raw.get(at..at + 3) {
+                    for (o, &v) in px.iter_mut().zip(src) {
+                        *o = (f32::from(v) - 127.5) * 0.0078125;
+                    }
                 }
             }
         }
     }
-    t
+    // The length is exactly n·width·height·3 by construction.
+    Array4::from_shape_vec((images.len(), width, height, 3), data)
+        .unwrap_or_else(|_| Array4::zeros((images.len(), width, height, 3)))
 }
 
 /// Crop a 1-based inclusive box (black outside the image) and resize it.

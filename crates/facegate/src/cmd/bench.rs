@@ -27,6 +27,9 @@ struct ImageBench {
     /// Median per stage over the iterations, one thread.
     median: Timings,
     median_total_ms: f32,
+    /// Median CPU time of the one thread that ran it. On a shared or busy
+    /// machine wall times swing with the neighbours; this one-core cost does not.
+    median_cpu_ms: f32,
     /// Median passive-liveness time per face (None: the pack has no liveness model).
     liveness_ms_per_face: Option<f32>,
 }
@@ -116,11 +119,13 @@ fn time_image(
     let first = engine
         .analyze(bytes)
         .with_context(|| format!("analysing {name}"))?;
-    let mut runs: Vec<(Timings, f32)> = Vec::with_capacity(iterations);
+    let mut runs: Vec<(Timings, f32, f32)> = Vec::with_capacity(iterations);
     for _ in 0..iterations.max(1) {
+        let cpu = cpu_time::ThreadTime::now();
         let start = Instant::now();
         let a = engine.analyze(bytes)?;
-        runs.push((a.timings, start.elapsed().as_secs_f32() * 1000.0));
+        let wall = start.elapsed().as_secs_f32() * 1000.0;
+        runs.push((a.timings, wall, cpu.elapsed().as_secs_f32() * 1000.0));
     }
     let stage = |f: fn(&Timings) -> f32| median(runs.iter().map(|r| f(&r.0)).collect());
     Ok(ImageBench {
@@ -136,6 +141,7 @@ fn time_image(
             liveness_ms: stage(|t| t.liveness_ms),
         },
         median_total_ms: median(runs.iter().map(|r| r.1).collect()),
+        median_cpu_ms: median(runs.iter().map(|r| r.2).collect()),
         liveness_ms_per_face: (engine.liveness_model().is_some() && !first.faces.is_empty())
             .then(|| stage(|t| t.liveness_ms) / first.faces.len() as f32),
     })
@@ -342,13 +348,22 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<ExitCode> {
             report.pack, report.model, report.cores
         );
         println!(
-            "{:<20} {:>10} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
-            "image", "size", "faces", "decode", "detect", "align", "embed", "total", "live/face"
+            "{:<20} {:>10} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+            "image",
+            "size",
+            "faces",
+            "decode",
+            "detect",
+            "align",
+            "embed",
+            "total",
+            "cpu",
+            "live/face"
         );
         for r in &report.single_thread {
             let t = r.median;
             println!(
-                "{:<20} {:>10} {:>5} {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>10}",
+                "{:<20} {:>10} {:>5} {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>10}",
                 r.name,
                 format!("{}x{}", r.width, r.height),
                 r.faces,
@@ -357,6 +372,7 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<ExitCode> {
                 t.align_ms,
                 t.embed_ms,
                 r.median_total_ms,
+                r.median_cpu_ms,
                 r.liveness_ms_per_face
                     .map_or_else(|| "-".to_owned(), |v| format!("{v:.1}ms"))
             );

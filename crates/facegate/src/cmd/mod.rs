@@ -51,9 +51,12 @@ pub struct Ctx {
 
 impl Ctx {
     fn new(global: GlobalArgs) -> Self {
+        let data_dir = global.data_dir.unwrap_or_else(default_data_dir);
+        // Resolved once, so every report names the pack that really ran.
+        let pack = facegate_models::pack::resolve(&data_dir, &global.pack);
         Self {
-            data_dir: global.data_dir.unwrap_or_else(default_data_dir),
-            pack: global.pack,
+            data_dir,
+            pack,
             json: global.json,
         }
     }
