@@ -6,7 +6,9 @@
 //! ```
 //!
 //! Environment: `FACEGATE_BENCH_MODELS_DIR` (default: the data dir packs are
-//! installed to), `FACEGATE_BENCH_PACK` (default `default`),
+//! installed to), `FACEGATE_BENCH_PACK` (default `auto`),
+//! `FACEGATE_BENCH_ENGINE_SESSIONS` / `_THREADS` / `_CONCURRENCY` (the
+//! server's `engine_sessions` / `engine_threads` / `engine_concurrency`),
 //! `FACEGATE_BENCH_TEMPLATES` (10000), `FACEGATE_BENCH_CLIENTS` (32),
 //! `FACEGATE_BENCH_SECONDS` (20), `FACEGATE_BENCH_IMAGE` (default: a 640×480
 //! crop of ../shared/.../obama-480p.jpg).
@@ -74,7 +76,16 @@ async fn main() -> anyhow::Result<()> {
         models_dir: std::env::var_os("FACEGATE_BENCH_MODELS_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(facegate_vision::default_data_dir),
-        pack: std::env::var("FACEGATE_BENCH_PACK").unwrap_or_else(|_| "default".into()),
+        pack: std::env::var("FACEGATE_BENCH_PACK").unwrap_or_else(|_| "auto".into()),
+        engine_sessions: env(
+            "FACEGATE_BENCH_ENGINE_SESSIONS",
+            facegate_server::Config::default().engine_sessions,
+        ),
+        engine_threads: env("FACEGATE_BENCH_ENGINE_THREADS", 1),
+        engine_concurrency: env(
+            "FACEGATE_BENCH_ENGINE_CONCURRENCY",
+            facegate_server::Config::default().engine_concurrency,
+        ),
         limits: facegate_server::config::RateLimitConfig {
             per_ip_per_minute: 0,
             per_key_per_minute: 0,

@@ -40,8 +40,15 @@ pub struct Config {
     /// Refuse to start without the face engine. When false the service starts
     /// without it and recognition routes answer 503.
     pub engine_required: bool,
-    /// Concurrent engine calls (one ONNX session each).
+    /// ONNX sessions per model. Requests pipeline across the pack's models
+    /// (one detects while another embeds), so one session each already keeps
+    /// every core busy; each extra session holds another copy of the weights
+    /// and activations. On 2 cores: 1 session, 72 identify/s at 180–190 MB
+    /// RSS; 2 sessions, 70/s at 270 MB (`examples/bench_identify.rs`).
     pub engine_sessions: usize,
+    /// Requests inside the engine at once (decode to embeddings); the rest
+    /// queue. Bounds memory under load; default twice the cores.
+    pub engine_concurrency: usize,
     /// ONNX Runtime threads per session.
     pub engine_threads: usize,
     /// Largest request body in bytes (images included, base64 or not).
@@ -136,7 +143,8 @@ impl Default for Config {
             pack: "auto".into(),
             models_dir: PathBuf::new(),
             engine_required: true,
-            engine_sessions: facegate_vision::session::available_cores(),
+            engine_sessions: 1,
+            engine_concurrency: 2 * facegate_vision::session::available_cores(),
             engine_threads: 1,
             max_body_bytes: 10 * 1024 * 1024,
             max_image_pixels: 40_000_000,
@@ -206,6 +214,11 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     ("FACEGATE_MODELS_DIR", "models_dir", "path"),
     ("FACEGATE_ENGINE_REQUIRED", "engine_required", "bool"),
     ("FACEGATE_ENGINE_SESSIONS", "engine_sessions", "integer"),
+    (
+        "FACEGATE_ENGINE_CONCURRENCY",
+        "engine_concurrency",
+        "integer",
+    ),
     ("FACEGATE_ENGINE_THREADS", "engine_threads", "integer"),
     ("FACEGATE_MAX_BODY_BYTES", "max_body_bytes", "integer"),
     ("FACEGATE_MAX_IMAGE_PIXELS", "max_image_pixels", "integer"),
@@ -369,8 +382,14 @@ impl Config {
         if self.pack.trim().is_empty() {
             return bad("pack (FACEGATE_PACK) must name a model pack".into());
         }
-        if !(1..=256).contains(&self.engine_sessions) || !(1..=256).contains(&self.engine_threads) {
-            return bad("engine_sessions and engine_threads must be between 1 and 256".into());
+        if !(1..=256).contains(&self.engine_sessions)
+            || !(1..=256).contains(&self.engine_threads)
+            || !(1..=1024).contains(&self.engine_concurrency)
+        {
+            return bad(
+                "engine_sessions and engine_threads must be between 1 and 256, engine_concurrency between 1 and 1024"
+                    .into(),
+            );
         }
         if !(1024..=512 * 1024 * 1024).contains(&self.max_body_bytes) {
             return bad(

@@ -41,7 +41,7 @@ impl FaceEngine {
         let engine = Engine::load_installed(&config.pack, &options)?;
         Ok(FaceEngine {
             engine: Arc::new(engine),
-            slots: Semaphore::new(config.engine_sessions * 2),
+            slots: Semaphore::new(config.engine_concurrency),
             decode_limits,
         })
     }

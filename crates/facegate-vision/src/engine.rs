@@ -163,6 +163,7 @@ impl Engine {
             }
             None => (None, None),
         };
+        crate::session::return_freed_memory();
         Ok(Self {
             liveness,
             landmarks68,
