@@ -46,6 +46,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 pub struct Ctx {
     pub data_dir: PathBuf,
     pub pack: String,
+    /// The pack was chosen by `auto`, not named.
+    pub pack_is_auto: bool,
     pub json: bool,
 }
 
@@ -57,6 +59,7 @@ impl Ctx {
         Self {
             data_dir,
             pack,
+            pack_is_auto: global.pack == facegate_models::pack::AUTO,
             json: global.json,
         }
     }

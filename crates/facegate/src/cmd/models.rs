@@ -33,7 +33,14 @@ pub fn setup(ctx: &Ctx, args: SetupArgs) -> anyhow::Result<ExitCode> {
         Err(_) => runtime::install(&ctx.data_dir, &options).context("installing ONNX Runtime")?,
     };
     eprintln!("ONNX Runtime: {}", runtime_path.display());
-    let mut names = vec![ctx.pack.clone()];
+    // Unless a pack is named, setup installs the registry-only default:
+    // `auto` may point at a pack that needs `--from`, which setup lacks.
+    let first = if ctx.pack_is_auto {
+        "default".to_owned()
+    } else {
+        ctx.pack.clone()
+    };
+    let mut names = vec![first];
     names.extend(args.with_packs);
     for name in names {
         install(ctx, &name, &options)?;
