@@ -120,6 +120,25 @@ fn deterministic_input(n: usize, multiplier: u64, scale: f64, offset: f64) -> Ve
         .collect()
 }
 
+/// The fixture's input shape and its deterministic values.
+fn fixture_input(fx: &serde_json::Value) -> (Vec<i64>, Vec<f32>) {
+    let input = &fx["input"];
+    let shape: Vec<i64> = input["shape"]
+        .as_array()
+        .expect("shape")
+        .iter()
+        .map(|d| d.as_i64().expect("dim"))
+        .collect();
+    let n = shape.iter().product::<i64>() as usize;
+    let data = deterministic_input(
+        n,
+        input["multiplier"].as_u64().expect("multiplier"),
+        input["scale"].as_f64().expect("scale"),
+        input["offset"].as_f64().expect("offset"),
+    );
+    (shape, data)
+}
+
 /// Output name -> (shape, values).
 type Outputs = HashMap<String, (Vec<i64>, Vec<f32>)>;
 
@@ -189,20 +208,8 @@ fn check_against_fixture(fixture: &str, dynamic: Option<bool>) -> Option<Vec<(St
         );
         std::fs::write(PathBuf::from(dir).join(name), &onnx).expect("dump ONNX");
     }
+    let (shape, data) = fixture_input(&fx);
     let input = &fx["input"];
-    let shape: Vec<i64> = input["shape"]
-        .as_array()
-        .expect("shape")
-        .iter()
-        .map(|d| d.as_i64().expect("dim"))
-        .collect();
-    let n = shape.iter().product::<i64>() as usize;
-    let data = deterministic_input(
-        n,
-        input["multiplier"].as_u64().expect("multiplier"),
-        input["scale"].as_f64().expect("scale"),
-        input["offset"].as_f64().expect("offset"),
-    );
     let got = run(
         &onnx,
         input["name"].as_str().expect("input name"),
@@ -275,21 +282,10 @@ fn mobilefacenet_with_dynamic_batch_matches_tflite_per_face() {
         ..Default::default()
     };
     let onnx = tflite::convert_with(bytes, &options).expect("convert with a dynamic batch");
-    let input = &fx["input"];
-    let shape: Vec<i64> = input["shape"]
-        .as_array()
-        .expect("shape")
-        .iter()
-        .map(|d| d.as_i64().expect("dim"))
-        .collect();
+    let (shape, data) = fixture_input(&fx);
     assert_eq!(shape[0], 2, "the fixture holds a batch of two faces");
-    let n = shape.iter().product::<i64>() as usize;
-    let data = deterministic_input(
-        n,
-        input["multiplier"].as_u64().expect("multiplier"),
-        input["scale"].as_f64().expect("scale"),
-        input["offset"].as_f64().expect("offset"),
-    );
+    let n = data.len();
+    let input = &fx["input"];
     let name = input["name"].as_str().expect("input name");
     let out = &fx["outputs"][0];
     let want: Vec<f32> = out["data"]
