@@ -61,19 +61,28 @@ impl FaceEngine {
 
     /// Decode, detect, align and embed on the blocking pool.
     pub async fn analyze(&self, bytes: Arc<Vec<u8>>) -> Result<Analysis, ApiError> {
+        let engine = self.engine.clone();
+        self.on_blocking_pool("engine", move || engine.analyze(&bytes))
+            .await?
+            .map_err(ApiError::from)
+    }
+
+    /// Run `work` on the blocking pool once a slot is free; a task that
+    /// panics is logged (as a `{what} task`) and answered with a 500.
+    async fn on_blocking_pool<T: Send + 'static>(
+        &self,
+        what: &str,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
         let _permit = self
             .slots
             .acquire()
             .await
             .map_err(|_| ApiError::internal())?;
-        let engine = self.engine.clone();
-        tokio::task::spawn_blocking(move || engine.analyze(&bytes))
-            .await
-            .map_err(|e| {
-                tracing::error!("engine task failed: {e}");
-                ApiError::internal()
-            })?
-            .map_err(ApiError::from)
+        tokio::task::spawn_blocking(work).await.map_err(|e| {
+            tracing::error!("{what} task failed: {e}");
+            ApiError::internal()
+        })
     }
 }
 
@@ -103,18 +112,9 @@ impl FaceEngine {
         &self,
         frames: Vec<Vec<u8>>,
     ) -> Result<(Vec<RgbImage>, f64), ApiError> {
-        let _permit = self
-            .slots
-            .acquire()
-            .await
-            .map_err(|_| ApiError::internal())?;
         let limits = self.decode_limits;
-        tokio::task::spawn_blocking(move || decode_all(&frames, &limits))
-            .await
-            .map_err(|e| {
-                tracing::error!("decode task failed: {e}");
-                ApiError::internal()
-            })?
+        self.on_blocking_pool("decode", move || decode_all(&frames, &limits))
+            .await?
     }
 
     /// Check decoded frames against a prompt on the blocking pool. Returns
@@ -125,22 +125,13 @@ impl FaceEngine {
         frames: Vec<RgbImage>,
         options: ChallengeOptions,
     ) -> Result<(ChallengeResult, f64), ApiError> {
-        let _permit = self
-            .slots
-            .acquire()
-            .await
-            .map_err(|_| ApiError::internal())?;
         let engine = self.engine.clone();
-        tokio::task::spawn_blocking(move || {
+        self.on_blocking_pool("challenge", move || {
             let start = Instant::now();
             challenge::evaluate_with(&engine, prompt, &frames, &options)
                 .map(|r| (r, start.elapsed().as_secs_f64() * 1000.0))
         })
-        .await
-        .map_err(|e| {
-            tracing::error!("challenge task failed: {e}");
-            ApiError::internal()
-        })?
+        .await?
         .map_err(ApiError::from)
     }
 }

@@ -1,73 +1,11 @@
 //! Deleting an organisation, updating schedules, and optional floats after
 //! NULLs, on SQLite and (when reachable) PostgreSQL.
 
-use facegate_core::Embedding;
+mod common;
+
+use common::{emb, pg_store, sqlite_store};
 use facegate_store::*;
 use sqlx::Row;
-
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-fn pg_admin_url() -> String {
-    std::env::var("FACEGATE_TEST_PG").unwrap_or_else(|_| PG_ADMIN.into())
-}
-
-/// Drops the test database even when an assertion fails.
-struct PgGuard(String);
-
-impl Drop for PgGuard {
-    fn drop(&mut self) {
-        let name = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            use sqlx::Connection;
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                if let Ok(mut admin) = sqlx::AnyConnection::connect(&pg_admin_url()).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut admin)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-async fn pg_store(max_connections: u32) -> Option<(Store, PgGuard)> {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let url = pg_admin_url();
-    let Ok(mut admin) = sqlx::AnyConnection::connect(&url).await else {
-        eprintln!("SKIP postgres: no server at {url}");
-        return None;
-    };
-    let name = format!(
-        "fg_orgs_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let guard = PgGuard(name.clone());
-    let base = url.rsplit_once('/').unwrap().0;
-    let store = Store::connect(&format!("{base}/{name}"), max_connections)
-        .await
-        .unwrap();
-    Some((store, guard))
-}
-
-fn emb(v: &[f32]) -> Embedding {
-    Embedding::from_raw(v.to_vec()).unwrap()
-}
 
 /// Every table with an `org_id` column, read from the catalogue so that a
 /// table added by a later migration is checked too.
@@ -383,9 +321,7 @@ async fn update_schedule_is_scoped(store: &Store) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_orgs_and_schedules() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&sqlite_url_for_dir(dir.path()), 4)
-        .await
-        .unwrap();
+    let store = sqlite_store(dir.path(), 4).await;
     delete_org_removes_everything(&store).await;
     update_schedule_is_scoped(&store).await;
     optional_floats_after_nulls(&store).await;
@@ -394,7 +330,7 @@ async fn sqlite_orgs_and_schedules() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_orgs_and_schedules() {
-    let Some((store, _guard)) = pg_store(4).await else {
+    let Some((store, _guard)) = pg_store("fg_orgs", 4).await else {
         return;
     };
     delete_org_removes_everything(&store).await;
@@ -490,7 +426,7 @@ async fn optional_floats_after_nulls(store: &Store) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_optional_floats_after_nulls() {
     // One connection, so every statement meets its cached predecessor.
-    let Some((store, _guard)) = pg_store(1).await else {
+    let Some((store, _guard)) = pg_store("fg_orgs", 1).await else {
         return;
     };
     optional_floats_after_nulls(&store).await;

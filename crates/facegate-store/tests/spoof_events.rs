@@ -1,13 +1,10 @@
 //! The spoof-event repository against SQLite and (when reachable) PostgreSQL:
 //! insert, filters, paging, snapshots and tenant isolation.
 
+mod common;
+
+use common::{pg_store, sqlite_store};
 use facegate_store::*;
-
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-fn pg_admin_url() -> String {
-    std::env::var("FACEGATE_TEST_PG").unwrap_or_else(|_| PG_ADMIN.into())
-}
 
 async fn exercise(store: &Store) {
     let (org, _) = store
@@ -247,63 +244,16 @@ async fn exercise(store: &Store) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_spoof_events() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&sqlite_url_for_dir(dir.path()), 4)
-        .await
-        .unwrap();
+    let store = sqlite_store(dir.path(), 4).await;
     exercise(&store).await;
     store.close().await;
 }
 
-/// Drops the test database even when an assertion fails.
-struct PgGuard(String);
-
-impl Drop for PgGuard {
-    fn drop(&mut self) {
-        let name = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            use sqlx::Connection;
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                if let Ok(mut admin) = sqlx::AnyConnection::connect(&pg_admin_url()).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut admin)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_spoof_events() {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let url = pg_admin_url();
-    let Ok(mut admin) = sqlx::AnyConnection::connect(&url).await else {
-        eprintln!("SKIP postgres: no server at {url}");
+    let Some((store, _guard)) = pg_store("fg_spoof", 4).await else {
         return;
     };
-    let name = format!(
-        "fg_spoof_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let _guard = PgGuard(name.clone());
-    let base = url.rsplit_once('/').unwrap().0;
-    let store = Store::connect(&format!("{base}/{name}"), 4).await.unwrap();
     exercise(&store).await;
     store.close().await;
 }

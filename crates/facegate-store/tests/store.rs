@@ -1,43 +1,9 @@
 //! Repository tests against SQLite and (when reachable) PostgreSQL.
 
-use facegate_core::Embedding;
+mod common;
+
+use common::{emb, pg_store, sqlite_store};
 use facegate_store::*;
-
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// A fresh PostgreSQL database, dropped by `drop_pg`.
-async fn pg_store() -> Option<(Store, String)> {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let url = std::env::var("FACEGATE_TEST_PG").unwrap_or_else(|_| PG_ADMIN.into());
-    let Ok(mut admin) = sqlx::AnyConnection::connect(&url).await else {
-        eprintln!("SKIP postgres: no server at {url}");
-        return None;
-    };
-    let name = format!("fg_store_{}", uuid_like());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let base = url.rsplit_once('/').unwrap().0;
-    let store = Store::connect(&format!("{base}/{name}"), 4).await.unwrap();
-    Some((store, name))
-}
-
-fn uuid_like() -> String {
-    format!(
-        "{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
-
-fn emb(v: &[f32]) -> Embedding {
-    Embedding::from_raw(v.to_vec()).unwrap()
-}
 
 async fn exercise(store: &Store) {
     let (org, owner) = store
@@ -445,50 +411,20 @@ async fn exercise(store: &Store) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_repositories() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&sqlite_url_for_dir(dir.path()), 4)
-        .await
-        .unwrap();
+    let store = sqlite_store(dir.path(), 4).await;
     assert_eq!(store.backend(), Backend::Sqlite);
     exercise(&store).await;
     store.close().await;
     // Reopening runs migrations idempotently.
-    let store = Store::connect(&sqlite_url_for_dir(dir.path()), 2)
-        .await
-        .unwrap();
+    let store = sqlite_store(dir.path(), 2).await;
     assert!(store.verify_audit_chain().await.unwrap().entries > 0);
-}
-
-/// Drops the test database even when an assertion fails.
-struct PgGuard(String);
-
-impl Drop for PgGuard {
-    fn drop(&mut self) {
-        let name = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            use sqlx::Connection;
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let url = std::env::var("FACEGATE_TEST_PG").unwrap_or_else(|_| PG_ADMIN.into());
-                if let Ok(mut admin) = sqlx::AnyConnection::connect(&url).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut admin)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_repositories() {
-    let Some((store, name)) = pg_store().await else {
+    let Some((store, _guard)) = pg_store("fg_store", 4).await else {
         return;
     };
-    let _guard = PgGuard(name);
     assert_eq!(store.backend(), Backend::Postgres);
     exercise(&store).await;
     store.close().await;

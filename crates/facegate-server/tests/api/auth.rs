@@ -27,35 +27,17 @@ async fn auth_flow(db: Db) {
     );
 
     // Wrong password: 401 with the same message as an unknown email.
-    let (s, b) = srv
-        .post(
-            "/api/v1/auth/login",
-            &Auth::None,
-            json!({"email": "owner@acme.test", "password": "wrong password!"}),
-        )
-        .await;
+    let (s, b) = srv.try_login("owner@acme.test", "wrong password!").await;
     assert_eq!(
         assert_error(s, &b, StatusCode::UNAUTHORIZED),
         "invalid_credentials"
     );
-    let (s, b2) = srv
-        .post(
-            "/api/v1/auth/login",
-            &Auth::None,
-            json!({"email": "nobody@acme.test", "password": "wrong password!"}),
-        )
-        .await;
+    let (s, b2) = srv.try_login("nobody@acme.test", "wrong password!").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(b["error"]["message"], b2["error"]["message"]);
 
     // Refresh rotation and reuse detection.
-    let (s, t) = srv
-        .post(
-            "/api/v1/auth/login",
-            &Auth::None,
-            json!({"email": "owner@acme.test", "password": PASSWORD}),
-        )
-        .await;
+    let (s, t) = srv.try_login("owner@acme.test", PASSWORD).await;
     assert_eq!(s, StatusCode::OK);
     let r1 = t["refresh_token"].as_str().unwrap().to_string();
     let (s, t2) = srv
@@ -100,13 +82,7 @@ async fn auth_flow(db: Db) {
     );
 
     // Logout revokes the session.
-    let (_, t) = srv
-        .post(
-            "/api/v1/auth/login",
-            &Auth::None,
-            json!({"email": "owner@acme.test", "password": PASSWORD}),
-        )
-        .await;
+    let (_, t) = srv.try_login("owner@acme.test", PASSWORD).await;
     let r = t["refresh_token"].as_str().unwrap().to_string();
     let (s, _) = srv
         .post(
@@ -181,30 +157,12 @@ async fn auth_flow(db: Db) {
 
     // Lockout after 3 failures: even the right password is refused.
     for _ in 0..2 {
-        let (s, _) = srv
-            .post(
-                "/api/v1/auth/login",
-                &Auth::None,
-                json!({"email": "owner@acme.test", "password": "wrong password!"}),
-            )
-            .await;
+        let (s, _) = srv.try_login("owner@acme.test", "wrong password!").await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
     }
-    let (s, b) = srv
-        .post(
-            "/api/v1/auth/login",
-            &Auth::None,
-            json!({"email": "owner@acme.test", "password": "wrong password!"}),
-        )
-        .await;
+    let (s, b) = srv.try_login("owner@acme.test", "wrong password!").await;
     assert_eq!(assert_error(s, &b, StatusCode::LOCKED), "account_locked");
-    let (s, b) = srv
-        .post(
-            "/api/v1/auth/login",
-            &Auth::None,
-            json!({"email": "owner@acme.test", "password": PASSWORD}),
-        )
-        .await;
+    let (s, b) = srv.try_login("owner@acme.test", PASSWORD).await;
     assert_eq!(assert_error(s, &b, StatusCode::LOCKED), "account_locked");
 
     // A disabled or removed account's token stops working at once.

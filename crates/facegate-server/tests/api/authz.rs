@@ -47,23 +47,8 @@ async fn matrix(db: Db) {
         srv.member(&a, "admin@alpha.test", "admin").await,
         a.owner.clone(),
     ];
-    let (s, p) = srv
-        .post(
-            "/api/v1/people",
-            &a.owner,
-            json!({"external_id": "A-1", "name": "Ann", "rfid_code": "CARD-A"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{p}");
-    let person = p["id"].as_str().unwrap().to_string();
-    let (_, d) = srv
-        .post(
-            "/api/v1/devices",
-            &a.owner,
-            json!({"name": "Door", "kind": "door"}),
-        )
-        .await;
-    let device = d["id"].as_str().unwrap().to_string();
+    let person = srv.ann_with_card(&a).await;
+    let device = srv.device(&a, "Door", "door").await;
     let (_, sc) = srv
         .post(
             "/api/v1/schedules",
@@ -403,14 +388,7 @@ async fn matrix(db: Db) {
 
     // Foreign ids inside bodies are not found either (fresh rows: the matrix deleted the others).
     let person = srv.person(&a, "A-2", "Abe").await;
-    let (_, d) = srv
-        .post(
-            "/api/v1/devices",
-            &a.owner,
-            json!({"name": "Gate", "kind": "door"}),
-        )
-        .await;
-    let device = d["id"].as_str().unwrap().to_string();
+    let device = srv.device(&a, "Gate", "door").await;
     let (s, _) = srv
         .post(
             "/api/v1/attendance/mark",

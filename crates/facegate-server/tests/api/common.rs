@@ -188,14 +188,18 @@ impl TestServer {
         }
     }
 
+    /// POST the login form; the caller judges the answer.
+    pub async fn try_login(&self, email: &str, password: &str) -> (StatusCode, Value) {
+        self.post(
+            "/api/v1/auth/login",
+            &Auth::None,
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> String {
-        let (s, b) = self
-            .post(
-                "/api/v1/auth/login",
-                &Auth::None,
-                json!({"email": email, "password": password}),
-            )
-            .await;
+        let (s, b) = self.try_login(email, password).await;
         assert_eq!(s, StatusCode::OK, "login {email}: {b}");
         b["access_token"].as_str().unwrap().to_string()
     }
@@ -228,16 +232,69 @@ impl TestServer {
         )
     }
 
-    pub async fn person(&self, org: &Org, external_id: &str, name: &str) -> String {
-        let (s, b) = self
-            .post(
-                "/api/v1/people",
-                &org.owner,
-                json!({"external_id": external_id, "name": name}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{b}");
+    /// POST `body` to a collection, expect 201 and return the new row's id.
+    pub async fn create(&self, path: &str, auth: &Auth, body: Value) -> String {
+        let (s, b) = self.post(path, auth, body).await;
+        assert_eq!(s, StatusCode::CREATED, "{path}: {b}");
         b["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn person(&self, org: &Org, external_id: &str, name: &str) -> String {
+        self.create(
+            "/api/v1/people",
+            &org.owner,
+            json!({"external_id": external_id, "name": name}),
+        )
+        .await
+    }
+
+    /// Ann (`A-1`) with the RFID card `CARD-A`, in `org`.
+    pub async fn ann_with_card(&self, org: &Org) -> String {
+        self.create(
+            "/api/v1/people",
+            &org.owner,
+            json!({"external_id": "A-1", "name": "Ann", "rfid_code": "CARD-A"}),
+        )
+        .await
+    }
+
+    pub async fn device(&self, org: &Org, name: &str, kind: &str) -> String {
+        self.create(
+            "/api/v1/devices",
+            &org.owner,
+            json!({"name": name, "kind": kind}),
+        )
+        .await
+    }
+
+    /// POST `bytes` as the multipart `image` file (named `file_name`, of type
+    /// `mime`) with the text `fields`.
+    pub async fn post_image(
+        &self,
+        path: &str,
+        auth: &Auth,
+        bytes: Vec<u8>,
+        file_name: &str,
+        mime: &str,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut form = reqwest::multipart::Form::new().part(
+            "image",
+            reqwest::multipart::Part::bytes(bytes)
+                .file_name(file_name.to_string())
+                .mime_str(mime)
+                .unwrap(),
+        );
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        let resp = self
+            .req(Method::POST, path, auth)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        read(resp).await
     }
 }
 

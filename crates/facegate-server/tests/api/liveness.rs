@@ -26,23 +26,21 @@ async fn multipart_image(
     bytes: &[u8],
     fields: &[(&str, &str)],
 ) -> (StatusCode, Value) {
-    let mut form = reqwest::multipart::Form::new().part(
-        "image",
-        reqwest::multipart::Part::bytes(bytes.to_vec())
-            .file_name("face.jpg")
-            .mime_str("image/jpeg")
-            .unwrap(),
-    );
-    for (k, v) in fields {
-        form = form.text(k.to_string(), v.to_string());
-    }
-    let resp = srv
-        .req(Method::POST, path, auth)
-        .multipart(form)
-        .send()
+    srv.post_image(path, auth, bytes.to_vec(), "face.jpg", "image/jpeg", fields)
         .await
-        .unwrap();
-    read(resp).await
+}
+
+/// Send the photo where it is expected to be taken (200) and return the answer.
+async fn photo_ok(
+    srv: &TestServer,
+    path: &str,
+    auth: &Auth,
+    photo: &[u8],
+    fields: &[(&str, &str)],
+) -> Value {
+    let (s, body) = multipart_image(srv, path, auth, photo, fields).await;
+    assert_eq!(s, StatusCode::OK, "{path}: {body}");
+    body
 }
 
 /// Answer a challenge with `frames` as `frame` file fields.
@@ -99,14 +97,7 @@ async fn routes(db: Db) {
     let b = srv.init_org("Bravo", "owner@bravo.test").await;
     let viewer = srv.member(&a, "viewer@alpha.test", "viewer").await;
     let operator = srv.member(&a, "operator@alpha.test", "operator").await;
-    let (_, door) = srv
-        .post(
-            "/api/v1/devices",
-            &a.owner,
-            json!({"name": "Door", "kind": "door"}),
-        )
-        .await;
-    let door = door["id"].as_str().unwrap().to_string();
+    let door = srv.device(&a, "Door", "door").await;
 
     let empty = events(&srv, &viewer, "").await;
     assert_eq!(
@@ -362,17 +353,10 @@ async fn flows(db: Db) {
         StatusCode::CREATED,
         "enrolment applies no liveness: {body}"
     );
-    let (_, door) = srv
-        .post(
-            "/api/v1/devices",
-            &a.owner,
-            json!({"name": "Door", "kind": "door"}),
-        )
-        .await;
-    let door = door["id"].as_str().unwrap().to_string();
+    let door = srv.device(&a, "Door", "door").await;
 
     // Attendance is refused for liveness and the event names who and where.
-    let (s, mark) = multipart_image(
+    let mark = photo_ok(
         &srv,
         "/api/v1/attendance/mark",
         &op,
@@ -380,7 +364,6 @@ async fn flows(db: Db) {
         &[("device_id", &door)],
     )
     .await;
-    assert_eq!(s, StatusCode::OK, "{mark}");
     assert_eq!(
         (mark["recorded"].as_bool(), mark["reason"].as_str()),
         (Some(false), Some("liveness")),
@@ -434,9 +417,8 @@ async fn flows(db: Db) {
     assert_error(s, &body, StatusCode::NOT_FOUND);
 
     // Identify, access and the compatibility route record theirs too.
-    let (s, body) = multipart_image(&srv, "/api/v1/recognition/identify", &op, &photo, &[]).await;
-    assert_eq!(s, StatusCode::OK, "{body}");
-    let (s, body) = multipart_image(
+    photo_ok(&srv, "/api/v1/recognition/identify", &op, &photo, &[]).await;
+    let body = photo_ok(
         &srv,
         "/api/v1/access/decide",
         &op,
@@ -444,7 +426,6 @@ async fn flows(db: Db) {
         &[("device_id", &door)],
     )
     .await;
-    assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(
         (body["decision"].as_str(), body["reason"].as_str()),
         (Some("denied"), Some("liveness")),
@@ -490,8 +471,7 @@ async fn flows(db: Db) {
         json!({"liveness_policy": "flag", "store_images": false}),
     )
     .await;
-    let (s, _) = multipart_image(&srv, "/api/v1/recognition/identify", &op, &photo, &[]).await;
-    assert_eq!(s, StatusCode::OK);
+    photo_ok(&srv, "/api/v1/recognition/identify", &op, &photo, &[]).await;
     let flagged = events(&srv, &viewer, "?action=flagged").await;
     if with_model {
         // `flag` needs a score to hold against the threshold.
@@ -515,8 +495,7 @@ async fn flows(db: Db) {
     // Policy `off`: nothing is recorded.
     settings(&srv, &a, json!({"liveness_policy": "off"})).await;
     let before = events(&srv, &viewer, "").await["total"].clone();
-    let (s, _) = multipart_image(&srv, "/api/v1/recognition/identify", &op, &photo, &[]).await;
-    assert_eq!(s, StatusCode::OK);
+    photo_ok(&srv, "/api/v1/recognition/identify", &op, &photo, &[]).await;
     assert_eq!(events(&srv, &viewer, "").await["total"], before);
     srv.stop().await;
 }
@@ -555,14 +534,7 @@ async fn challenges(db: Db) {
         json!({"liveness_threshold": 1.0, "store_images": true}),
     )
     .await;
-    let (_, kiosk) = srv
-        .post(
-            "/api/v1/devices",
-            &a.owner,
-            json!({"name": "Kiosk", "kind": "kiosk"}),
-        )
-        .await;
-    let kiosk = kiosk["id"].as_str().unwrap().to_string();
+    let kiosk = srv.device(&a, "Kiosk", "kiosk").await;
     let photo = live_photo(&shared);
 
     // Viewers may not; operators and keys with `recognize` may.

@@ -19,23 +19,8 @@ async fn schedule_patch(db: Db) {
     let a = srv.init_org("Alpha", "owner@alpha.test").await;
     let b = srv.init_org("Bravo", "owner@bravo.test").await;
     let o = &a.owner;
-    let (s, p) = srv
-        .post(
-            "/api/v1/people",
-            o,
-            json!({"external_id": "A-1", "name": "Ann", "rfid_code": "CARD-A"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{p}");
-    let person = p["id"].as_str().unwrap().to_string();
-    let (_, d) = srv
-        .post(
-            "/api/v1/devices",
-            o,
-            json!({"name": "Door", "kind": "door"}),
-        )
-        .await;
-    let device = d["id"].as_str().unwrap().to_string();
+    let person = srv.ann_with_card(&a).await;
+    let device = srv.device(&a, "Door", "door").await;
     let foreign_person = srv.person(&b, "B-1", "Bob").await;
     // Expired, so access is denied by schedule whatever the clock says.
     let (s, sc) = srv
@@ -283,13 +268,7 @@ async fn organisation_delete(db: Db) {
         assert_error(s, &e, StatusCode::UNAUTHORIZED);
     }
     for email in ["owner@alpha.test", "admin@alpha.test"] {
-        let (s, e) = srv
-            .post(
-                "/api/v1/auth/login",
-                &Auth::None,
-                json!({"email": email, "password": PASSWORD}),
-            )
-            .await;
+        let (s, e) = srv.try_login(email, PASSWORD).await;
         assert_error(s, &e, StatusCode::UNAUTHORIZED);
     }
     // Bravo is untouched and the remaining chains verify.

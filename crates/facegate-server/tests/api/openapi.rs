@@ -309,21 +309,9 @@ async fn responses_match_schemas(db: Db) {
     let org = srv.init_org("Acme", "owner@acme.test").await;
     let o = &org.owner;
 
-    let (s, b) = srv
-        .post(
-            "/api/v1/auth/login",
-            &Auth::None,
-            json!({"email": "owner@acme.test", "password": PASSWORD}),
-        )
-        .await;
+    let (s, b) = srv.try_login("owner@acme.test", PASSWORD).await;
     c.check("post", "/api/v1/auth/login", s, &b);
-    let (s, b) = srv
-        .post(
-            "/api/v1/auth/login",
-            &Auth::None,
-            json!({"email": "owner@acme.test", "password": "wrong password"}),
-        )
-        .await;
+    let (s, b) = srv.try_login("owner@acme.test", "wrong password").await;
     c.check("post", "/api/v1/auth/login", s, &b);
     let (s, b) = srv.get("/api/v1/auth/me", o).await;
     c.check("get", "/api/v1/auth/me", s, &b);

@@ -51,23 +51,8 @@ async fn multipart(
     bytes: Vec<u8>,
     fields: &[(&str, &str)],
 ) -> (StatusCode, Value) {
-    let mut form = reqwest::multipart::Form::new().part(
-        "image",
-        reqwest::multipart::Part::bytes(bytes)
-            .file_name("face.png")
-            .mime_str("image/png")
-            .unwrap(),
-    );
-    for (k, v) in fields {
-        form = form.text(k.to_string(), v.to_string());
-    }
-    let resp = srv
-        .req(Method::POST, path, auth)
-        .multipart(form)
-        .send()
+    srv.post_image(path, auth, bytes, "face.png", "image/png", fields)
         .await
-        .unwrap();
-    read(resp).await
 }
 
 async fn flow(db: Db) {
@@ -298,14 +283,7 @@ async fn flow(db: Db) {
     assert!(csv.contains("\"sheldon\""));
 
     // Access: granted without schedule, denied outside one, unknown stranger.
-    let (_, door) = srv
-        .post(
-            "/api/v1/devices",
-            &org.owner,
-            json!({"name": "Front door", "kind": "door"}),
-        )
-        .await;
-    let door = door["id"].as_str().unwrap().to_string();
+    let door = srv.device(&org, "Front door", "door").await;
     let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
     let other_day = names[(chrono::Utc::now().weekday().num_days_from_monday() as usize + 3) % 7];
     let (s, b) = srv

@@ -25,6 +25,21 @@ fn schedule_from_row(row: &AnyRow) -> Result<Schedule, StoreError> {
     })
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Bind a schedule's fields, `name` to `valid_until`, as the next eight
+/// parameters (in the order of `COLS`).
+fn bind_fields<'q>(q: AnyQuery<'q>, s: &'q Schedule) -> AnyQuery<'q> {
+    q.bind(&s.name)
+        .bind(s.person_id.as_deref())
+        .bind(s.device_id.as_deref())
+        .bind(i64::from(s.weekdays))
+        .bind(i64::from(s.start_minute))
+        .bind(i64::from(s.end_minute))
+        .bind(s.valid_from.as_deref())
+        .bind(s.valid_until.as_deref())
+}
+
 impl Store {
     /// Insert a schedule; `s.id`, `s.org_id` and `s.created_at` are filled in here.
     pub async fn create_schedule(
@@ -33,23 +48,16 @@ impl Store {
         s: &Schedule,
     ) -> Result<Schedule, StoreError> {
         let id = new_id();
-        sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO schedules (id, org_id, name, person_id, device_id, weekdays, start_minute, end_minute, valid_from, valid_until, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&id)
-        .bind(org_id)
-        .bind(&s.name)
-        .bind(s.person_id.as_deref())
-        .bind(s.device_id.as_deref())
-        .bind(i64::from(s.weekdays))
-        .bind(i64::from(s.start_minute))
-        .bind(i64::from(s.end_minute))
-        .bind(s.valid_from.as_deref())
-        .bind(s.valid_until.as_deref())
-        .bind(now_ms())
-        .execute(self.pool())
-        .await?;
+        .bind(org_id);
+        bind_fields(q, s)
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
         self.get_schedule(org_id, &id).await
     }
 
@@ -106,24 +114,16 @@ impl Store {
         id: &str,
         s: &Schedule,
     ) -> Result<Schedule, StoreError> {
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "UPDATE schedules SET name = $3, person_id = $4, device_id = $5, weekdays = $6, \
              start_minute = $7, end_minute = $8, valid_from = $9, valid_until = $10 \
              WHERE org_id = $1 AND id = $2 RETURNING {COLS}"
-        ))
-        .bind(org_id)
-        .bind(id)
-        .bind(&s.name)
-        .bind(s.person_id.as_deref())
-        .bind(s.device_id.as_deref())
-        .bind(i64::from(s.weekdays))
-        .bind(i64::from(s.start_minute))
-        .bind(i64::from(s.end_minute))
-        .bind(s.valid_from.as_deref())
-        .bind(s.valid_until.as_deref())
-        .fetch_optional(self.pool())
-        .await?
-        .ok_or(StoreError::NotFound("schedule"))?;
+        );
+        let q = sqlx::query(&sql).bind(org_id).bind(id);
+        let row = bind_fields(q, s)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(StoreError::NotFound("schedule"))?;
         schedule_from_row(&row)
     }
 
