@@ -20,62 +20,37 @@ use axum::http::request::Parts;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// An address range: `10.0.0.0/8`, `fd00::/8`, or one address.
+/// An address range: `10.0.0.0/8`, `fd00::/8`, or one address. A thin
+/// layer over the `ipnet` crate that also takes a bare address (as a /32 or
+/// /128) and compares IPv4-mapped IPv6 peers as IPv4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: u8,
-}
+pub struct IpNet(ipnet::IpNet);
 
 impl IpNet {
     /// Parse `ADDR` or `ADDR/PREFIX`. Host bits below the prefix are
     /// cleared (`10.1.2.3/8` is `10.0.0.0/8`).
     pub fn parse(s: &str) -> Result<IpNet, String> {
         let s = s.trim();
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
+        let net = match s.split_once('/') {
+            None => s
+                .parse::<IpAddr>()
+                .map(|a| ipnet::IpNet::from(a.to_canonical()))
+                .map_err(|_| format!("{s:?} is not an IP address or a CIDR range"))?,
+            Some((addr, _)) => {
+                let addr: IpAddr = addr
+                    .parse()
+                    .map_err(|_| format!("{s:?} is not an IP address or a CIDR range"))?;
+                let max = if addr.is_ipv4() { 32 } else { 128 };
+                s.parse::<ipnet::IpNet>().map_err(|_| {
+                    format!("{s:?} has an invalid prefix length (0 to {max} for this address)")
+                })?
+            }
         };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("{s:?} is not an IP address or a CIDR range"))?;
-        let addr = addr.to_canonical();
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => match p.parse::<u8>() {
-                Ok(p) if p <= max => p,
-                _ => {
-                    return Err(format!(
-                        "{s:?} has an invalid prefix length (0 to {max} for this address)"
-                    ));
-                }
-            },
-        };
-        Ok(IpNet {
-            addr: mask(addr, prefix),
-            prefix,
-        })
+        Ok(IpNet(net.trunc()))
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        ip.is_ipv4() == self.addr.is_ipv4() && mask(ip, self.prefix) == self.addr
-    }
-}
-
-fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => {
-            let bits = u32::from(v4);
-            let m = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::V4((bits & m).into())
-        }
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6);
-            let m = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::V6((bits & m).into())
-        }
+        self.0.contains(&ip.to_canonical())
     }
 }
 
