@@ -8,7 +8,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{data_dir, facegate, json, no_panic, ready, s};
+use common::{data_dir, facegate, json, no_panic, ready, s, succeeded_json};
 
 #[test]
 fn detect_finds_the_six_faces_of_the_face_api_group_photo() {
@@ -17,12 +17,7 @@ fn detect_finds_the_six_faces_of_the_face_api_group_photo() {
     };
     let image = shared.join("datasets/peers/face-api.js/test_images/faces.jpg");
     let out = facegate("default", &["detect", "--json", s(&image)]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = json(&out);
+    let v = succeeded_json(&out);
     let faces = v[0]["faces"].as_array().expect("faces array");
     assert_eq!(faces.len(), 6, "{v}");
     for face in faces {
@@ -264,12 +259,7 @@ fn encode_handles_rgba_png_and_reports_the_model() {
     };
     let image = shared.join("datasets/peers/face_recognition/test_images/32bit.png");
     let out = facegate("default", &["encode", "--json", s(&image)]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = json(&out);
+    let v = succeeded_json(&out);
     let faces = v[0]["faces"].as_array().expect("faces");
     assert!(!faces.is_empty(), "{v}");
     let e: Vec<f64> = faces[0]["embedding"]

@@ -66,6 +66,16 @@ pub fn json(output: &Output) -> Value {
     })
 }
 
+/// The JSON a successful run printed; fails the test with stderr otherwise.
+pub fn succeeded_json(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    json(output)
+}
+
 pub fn no_panic(output: &Output) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
