@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use facegate_core::{BoundingBox, DetectedFace, Embedding, Point};
 use facegate_models::pack::{
-    Alignment, DetectorKind, InstalledPack, Manifest, RecognizerSpec, verify,
+    Alignment, DetectorKind, InstalledPack, LandmarksKind, Manifest, RecognizerSpec, verify,
 };
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use crate::align::Similarity;
 use crate::align::{ARCFACE_112, align_to_template};
 use crate::decode::{DecodeLimits, decode_rgb};
 use crate::detect::{Detector, DetectorSettings, mtcnn::Mtcnn, yunet::YuNet};
-use crate::dlib::{DLIB_TEMPLATE_5, FACE_CHIP_PADDING, ShapePredictor, face_chip};
+use crate::dlib::{DLIB_TEMPLATE_5, FACE_CHIP_PADDING, ShapePredictor, face_chip, face_chip_68};
 use crate::embed::Recognizer;
 use crate::liveness::{LazyPredictor, LivenessModel, LivenessScore};
 use crate::quality::{Quality, assess};
@@ -75,7 +75,8 @@ pub struct Engine {
     model_id: String,
     detector: Box<dyn Detector>,
     detector_settings: DetectorSettings,
-    shape_predictor: Option<ShapePredictor>,
+    /// The pack's `[landmarks]` models, in order: one chip each.
+    shape_predictors: Vec<(LandmarksKind, ShapePredictor)>,
     recognizers: Vec<Recognizer>,
     liveness: Option<LivenessModel>,
     landmarks68: Option<LazyPredictor>,
@@ -129,15 +130,29 @@ impl Engine {
             min_face_size: d.min_face_size,
             max_side: d.max_side,
         };
-        let shape_predictor = match &manifest.landmarks {
-            Some(spec) => Some(ShapePredictor::from_dat(&read(pack, &spec.file)?).map_err(
-                |e| VisionError::Model {
+        let shape_predictors = manifest
+            .landmarks
+            .iter()
+            .map(|spec| {
+                let model_error = |message: String| VisionError::Model {
                     model: spec.file.clone(),
-                    message: e.to_string(),
-                },
-            )?),
-            None => None,
-        };
+                    message,
+                };
+                let predictor = ShapePredictor::from_dat(&read(pack, &spec.file)?)
+                    .map_err(|e| model_error(e.to_string()))?;
+                let parts = match spec.kind {
+                    LandmarksKind::Dlib5 => 5,
+                    LandmarksKind::Dlib68 => 68,
+                };
+                if predictor.num_parts() != parts {
+                    return Err(model_error(format!(
+                        "a {parts}-point model was expected, this one has {} points",
+                        predictor.num_parts()
+                    )));
+                }
+                Ok((spec.kind, predictor))
+            })
+            .collect::<Result<Vec<_>, VisionError>>()?;
         let recognizers = manifest
             .recognizers
             .iter()
@@ -171,7 +186,7 @@ impl Engine {
             manifest,
             detector,
             detector_settings,
-            shape_predictor,
+            shape_predictors,
             recognizers,
             decode_limits: options.decode_limits,
         })
@@ -256,7 +271,9 @@ impl Engine {
             return Ok((Vec::new(), Timings::default()));
         }
         let start = Instant::now();
-        let crops: Vec<Vec<RgbImage>> = self
+        // crops[recognizer][face] = that face's views (one, or one chip per
+        // shape predictor); a face's descriptor is the sum over its views.
+        let crops: Vec<Vec<Vec<RgbImage>>> = self
             .recognizers
             .iter()
             .map(|r| {
@@ -271,12 +288,12 @@ impl Engine {
         let mut fused: Vec<Vec<f32>> = vec![Vec::with_capacity(self.embedding_dim()); faces.len()];
         let total_weight: f32 = self.recognizers.iter().map(|r| r.spec().weight).sum();
         for (recognizer, crops) in self.recognizers.iter().zip(&crops) {
-            let refs: Vec<&RgbImage> = crops.iter().collect();
+            let refs: Vec<&RgbImage> = crops.iter().flatten().collect();
             let started = Instant::now();
-            let raw = recognizer.embed(&refs)?;
+            let mut raw = recognizer.embed(&refs)?.into_iter();
             tracing::trace!(
                 recognizer = recognizer.spec().id,
-                faces = refs.len(),
+                crops = refs.len(),
                 ms = ms(started),
                 "embedded"
             );
@@ -284,8 +301,17 @@ impl Engine {
             // by sqrt(w / Σw) makes the dot product the weighted mean of the
             // per-model cosines, so the gallery still needs one dot product.
             let factor = (recognizer.spec().weight / total_weight).sqrt();
-            for (out, e) in fused.iter_mut().zip(raw) {
-                let unit = Embedding::from_raw(e).map_err(|err| VisionError::Model {
+            for (out, views) in fused.iter_mut().zip(crops) {
+                let mut summed = raw.next().ok_or_else(|| {
+                    VisionError::internal("recognizer returned fewer embeddings than crops")
+                })?;
+                for _ in 1..views.len() {
+                    let more = raw.next().ok_or_else(|| {
+                        VisionError::internal("recognizer returned fewer embeddings than crops")
+                    })?;
+                    summed.iter_mut().zip(more).for_each(|(a, b)| *a += b);
+                }
+                let unit = Embedding::from_raw(summed).map_err(|err| VisionError::Model {
                     model: recognizer.spec().id.clone(),
                     message: err.to_string(),
                 })?;
@@ -303,7 +329,7 @@ impl Engine {
             .map(|(i, (face, values))| {
                 let embedding = Embedding::from_raw(values)
                     .map_err(|e| VisionError::internal(e.to_string()))?;
-                let quality = assess(face, &crops[0][i]);
+                let quality = assess(face, &crops[0][i][0]);
                 let liveness = live.as_ref().and_then(|l| l.get(i)).map(|s| s.live);
                 Ok(AnalyzedFace {
                     face: *face,
@@ -360,34 +386,53 @@ impl Engine {
             .get()
     }
 
-    /// The crop a recognizer sees for `face`.
+    /// The crops a recognizer sees for `face`: one, or for a `dlib-chip`
+    /// recognizer on shape predictors, one chip per predictor.
     pub fn align(
         &self,
         image: &RgbImage,
         face: &DetectedFace,
         spec: &RecognizerSpec,
-    ) -> Result<RgbImage, VisionError> {
-        let (size, chip_landmarks) = (spec.input_size, spec.chip_landmarks.as_ref());
-        match spec.alignment {
-            Alignment::Arcface => {
+    ) -> Result<Vec<RgbImage>, VisionError> {
+        let size = spec.input_size;
+        match (spec.alignment, spec.chip_landmarks.as_ref()) {
+            (Alignment::Arcface, _) => {
                 align_to_template(image, &face.landmarks, &ARCFACE_112, 112.0, size)
+                    .map(|crop| vec![crop])
                     .ok_or_else(|| VisionError::InvalidArgument("degenerate landmarks".into()))
             }
-            Alignment::DlibChip => {
-                let points = match chip_landmarks {
-                    Some(template) => dlib_points_from_landmarks(face, template)?,
-                    None => self
-                        .shape_predictor
-                        .as_ref()
-                        .ok_or_else(|| {
-                            VisionError::internal("dlib-chip alignment without a shape predictor")
-                        })?
-                        .predict5(image, dlib_box_for(face))
-                        .ok_or_else(|| {
-                            VisionError::internal("the shape predictor does not give 5 points")
-                        })?,
-                };
-                Ok(face_chip(image, &points, size, FACE_CHIP_PADDING))
+            (Alignment::DlibChip, Some(template)) => {
+                let points = dlib_points_from_landmarks(face, template)?;
+                Ok(vec![face_chip(image, &points, size, FACE_CHIP_PADDING)])
+            }
+            (Alignment::DlibChip, None) => {
+                if self.shape_predictors.is_empty() {
+                    return Err(VisionError::internal(
+                        "dlib-chip alignment without a shape predictor",
+                    ));
+                }
+                let bbox = dlib_box_for(face);
+                self.shape_predictors
+                    .iter()
+                    .map(|(kind, predictor)| {
+                        let chip = match kind {
+                            LandmarksKind::Dlib5 => predictor
+                                .predict5(image, bbox)
+                                .map(|points| face_chip(image, &points, size, FACE_CHIP_PADDING)),
+                            LandmarksKind::Dlib68 => face_chip_68(
+                                image,
+                                &predictor.predict(image, bbox),
+                                size,
+                                FACE_CHIP_PADDING,
+                            ),
+                        };
+                        chip.ok_or_else(|| {
+                            VisionError::internal(format!(
+                                "the {kind:?} shape predictor gave the wrong number of points"
+                            ))
+                        })
+                    })
+                    .collect()
             }
         }
     }

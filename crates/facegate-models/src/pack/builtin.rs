@@ -56,12 +56,36 @@ pub fn builtin(name: &str) -> Result<Manifest, PackError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pack::LandmarksKind;
 
     #[test]
     fn every_builtin_pack_parses() {
         for name in builtin_names() {
             builtin(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
+    }
+
+    /// Installed packs keep the `pack.toml` they were installed with, so the
+    /// single-table `[landmarks]` of older manifests must still parse.
+    #[test]
+    fn landmarks_parse_as_one_table_or_an_array_of_tables() {
+        let dlib = builtin("dlib").expect("dlib pack");
+        let kinds: Vec<LandmarksKind> = dlib.landmarks.iter().map(|l| l.kind).collect();
+        assert_eq!(kinds, [LandmarksKind::Dlib5, LandmarksKind::Dlib68]);
+        let text = include_str!("../../packs/dlib.toml");
+        let start = text.find("[[landmarks]]").expect("landmarks in dlib.toml");
+        let end = text
+            .find("[[recognizers]]")
+            .expect("recognizers in dlib.toml");
+        let single = format!(
+            "{}[landmarks]\nkind = \"dlib5\"\nfile = \"dlib-shape-predictor-5.dat\"\n\n{}",
+            &text[..start],
+            &text[end..]
+        );
+        let old = Manifest::from_toml(&single).expect("single [landmarks] table");
+        assert_eq!(old.landmarks.len(), 1);
+        assert_eq!(old.landmarks[0].kind, LandmarksKind::Dlib5);
+        assert_eq!(old.model_id(), dlib.model_id(), "same descriptor space");
     }
 
     #[test]

@@ -15,8 +15,11 @@ pub struct Manifest {
     pub sources: Vec<Source>,
     pub files: Vec<FileEntry>,
     pub detector: DetectorSpec,
-    #[serde(default)]
-    pub landmarks: Option<LandmarksSpec>,
+    /// dlib landmark models for `dlib-chip` recognizers: each one yields a
+    /// chip, and the recognizer's descriptor is the mean over the chips.
+    /// Written `[landmarks]` (one) or `[[landmarks]]` (several).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub landmarks: Vec<LandmarksSpec>,
     pub recognizers: Vec<RecognizerSpec>,
     #[serde(default)]
     pub liveness: Option<LivenessSpec>,
@@ -114,7 +117,24 @@ pub enum DetectorKind {
     Mtcnn,
 }
 
-/// An optional landmark model that refines the detector's points.
+/// `[landmarks]` as a single table (older manifests) or an array of tables.
+fn one_or_many<'de, D>(deserializer: D) -> Result<Vec<LandmarksSpec>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(LandmarksSpec),
+        Many(Vec<LandmarksSpec>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(spec) => vec![spec],
+        OneOrMany::Many(specs) => specs,
+    })
+}
+
+/// A landmark model that refines the detector's points.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LandmarksSpec {
@@ -125,8 +145,12 @@ pub struct LandmarksSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LandmarksKind {
-    /// dlib's 5-point shape predictor (eye corners and nose base).
+    /// dlib's 5-point shape predictor (eye corners and nose base);
+    /// face_recognition's `model="small"`.
     Dlib5,
+    /// dlib's 68-point shape predictor, chip fitted on 33 of its points as
+    /// dlib's `get_face_chip_details` does; face_recognition's `model="large"`.
+    Dlib68,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -264,9 +288,9 @@ impl Manifest {
             .recognizers
             .iter()
             .any(|r| r.alignment == Alignment::DlibChip && r.chip_landmarks.is_none());
-        if needs_predictor && self.landmarks.is_none() {
+        if needs_predictor && self.landmarks.is_empty() {
             return bad(
-                "dlib-chip alignment needs chip_landmarks or a [landmarks] dlib-5 shape predictor"
+                "dlib-chip alignment needs chip_landmarks or a [landmarks] dlib shape predictor"
                     .into(),
             );
         }

@@ -25,20 +25,126 @@ pub const DLIB_TEMPLATE_5: [[f64; 2]; 5] = [
     [0.4901123135679, 0.6277975316475],
 ];
 
+/// dlib's 68-point chip template: the mean positions of points 17–67
+/// (`get_face_chip_details` for 68-part shapes), in `[0, 1]` coordinates of
+/// an unpadded chip. Published constants of dlib (Boost licence).
+const DLIB_TEMPLATE_68_X: [f64; 51] = [
+    0.000213256,
+    0.0752622,
+    0.18113,
+    0.29077,
+    0.393397,
+    0.586856,
+    0.689483,
+    0.799124,
+    0.904991,
+    0.98004,
+    0.490127,
+    0.490127,
+    0.490127,
+    0.490127,
+    0.36688,
+    0.426036,
+    0.490127,
+    0.554217,
+    0.613373,
+    0.121737,
+    0.187122,
+    0.265825,
+    0.334606,
+    0.260918,
+    0.182743,
+    0.645647,
+    0.714428,
+    0.793132,
+    0.858516,
+    0.79751,
+    0.719335,
+    0.254149,
+    0.340985,
+    0.428858,
+    0.490127,
+    0.551395,
+    0.639268,
+    0.726104,
+    0.642159,
+    0.556721,
+    0.490127,
+    0.423532,
+    0.338094,
+    0.290379,
+    0.428096,
+    0.490127,
+    0.552157,
+    0.689874,
+    0.553364,
+    0.490127,
+    0.42689,
+];
+const DLIB_TEMPLATE_68_Y: [f64; 51] = [
+    0.106454, 0.038915, 0.0187482, 0.0344891, 0.0773906, 0.0773906, 0.0344891, 0.0187482, 0.038915,
+    0.106454, 0.203352, 0.307009, 0.409805, 0.515625, 0.587326, 0.609345, 0.628106, 0.609345,
+    0.587326, 0.216423, 0.178758, 0.179852, 0.231733, 0.245099, 0.244077, 0.231733, 0.179852,
+    0.178758, 0.216423, 0.244077, 0.245099, 0.780233, 0.745405, 0.727388, 0.742578, 0.727388,
+    0.745405, 0.780233, 0.864805, 0.902192, 0.909281, 0.902192, 0.864805, 0.784792, 0.778746,
+    0.785343, 0.778746, 0.784792, 0.824182, 0.831803, 0.824182,
+];
+
+/// The 68-point indices dlib aligns on: nose, eyes, outer lips and the upper
+/// inner lip (it skips the jaw, the eyebrows and the lower lip, which move
+/// with expression).
+fn uses_68_point(i: usize) -> bool {
+    (27..=54).contains(&i) || (60..=64).contains(&i)
+}
+
 /// The aligned face chip dlib's `get_face_chip(image, shape, size, padding)`
 /// returns for the 5-point predictor's `points` (dlib order). face_recognition
 /// uses `size = 150`, `padding = 0.25`. `size` below 2 is raised to 2.
 pub fn face_chip(image: &RgbImage, points: &[Point; 5], size: u32, padding: f32) -> RgbImage {
+    face_chip_from(image, &DLIB_TEMPLATE_5, points, size, padding)
+}
+
+/// The chip dlib cuts for a 68-point shape (`shape_predictor_68_face_landmarks`,
+/// face_recognition's `model="large"`): the similarity is fitted on 33 of
+/// the points rather than 5. `None` unless `points` has 68 entries.
+pub fn face_chip_68(
+    image: &RgbImage,
+    points: &[Point],
+    size: u32,
+    padding: f32,
+) -> Option<RgbImage> {
+    if points.len() != 68 {
+        return None;
+    }
+    let (template, used): (Vec<[f64; 2]>, Vec<Point>) = (17..68)
+        .filter(|&i| uses_68_point(i))
+        .map(|i| {
+            (
+                [DLIB_TEMPLATE_68_X[i - 17], DLIB_TEMPLATE_68_Y[i - 17]],
+                points[i],
+            )
+        })
+        .unzip();
+    Some(face_chip_from(image, &template, &used, size, padding))
+}
+
+fn face_chip_from(
+    image: &RgbImage,
+    template: &[[f64; 2]],
+    points: &[Point],
+    size: u32,
+    padding: f32,
+) -> RgbImage {
     let size = size.max(2);
-    let (rect, angle) = chip_details(points, size, padding);
+    let (rect, angle) = chip_details(template, points, size, padding);
     extract_chip(image, rect, angle, size)
 }
 
 /// `get_face_chip_details`: the chip's rectangle in the image and its angle.
-fn chip_details(points: &[Point; 5], size: u32, padding: f32) -> (DRect, f64) {
+fn chip_details(template: &[[f64; 2]], points: &[Point], size: u32, padding: f32) -> (DRect, f64) {
     let pad = f64::from(padding);
     let s = f64::from(size);
-    let from: Vec<[f64; 2]> = DLIB_TEMPLATE_5
+    let from: Vec<[f64; 2]> = template
         .iter()
         .map(|p| {
             [
@@ -299,5 +405,61 @@ mod tests {
             face_chip(&RgbImage::new(0, 0), &pts, 10, 0.25).dimensions(),
             (10, 10)
         );
+    }
+
+    /// 68 points placed on dlib's template by a known rotation, scale and
+    /// shift (the jaw and eyebrows, which dlib ignores, scattered at random):
+    /// the chip's rectangle and angle must be exactly that transform's.
+    #[test]
+    fn sixty_eight_point_chip_fits_the_template_points_only() {
+        let (angle, scale, shift) = (0.3f64, 1.7f64, [40.0f64, 25.0f64]);
+        let (size, pad) = (150u32, 0.25f32);
+        let place = |x: f64, y: f64| {
+            let (c, s) = (angle.cos(), angle.sin());
+            let (px, py) = (x * scale, y * scale);
+            Point::new(
+                (c * px - s * py + shift[0]) as f32,
+                (s * px + c * py + shift[1]) as f32,
+            )
+        };
+        let chip_coord = |v: f64| (0.25 + v) / 1.5 * f64::from(size);
+        let points: Vec<Point> = (0..68)
+            .map(|i| {
+                if i >= 17 && uses_68_point(i) {
+                    place(
+                        chip_coord(DLIB_TEMPLATE_68_X[i - 17]),
+                        chip_coord(DLIB_TEMPLATE_68_Y[i - 17]),
+                    )
+                } else {
+                    Point::new((i * 37 % 200) as f32, (i * 91 % 170) as f32)
+                }
+            })
+            .collect();
+        let template: Vec<[f64; 2]> = (17..68)
+            .filter(|&i| uses_68_point(i))
+            .map(|i| [DLIB_TEMPLATE_68_X[i - 17], DLIB_TEMPLATE_68_Y[i - 17]])
+            .collect();
+        assert_eq!(template.len(), 33);
+        let used: Vec<Point> = (17..68)
+            .filter(|&i| uses_68_point(i))
+            .map(|i| points[i])
+            .collect();
+        let (rect, got_angle) = chip_details(&template, &used, size, pad);
+        assert!((got_angle - angle).abs() < 1e-5, "angle {got_angle}");
+        assert!(
+            (rect.width() - 150.0 * scale).abs() < 1e-2,
+            "width {}",
+            rect.width()
+        );
+        let centre = place(75.0, 75.0);
+        let [cx, cy] = rect.center();
+        assert!((cx - f64::from(centre.x)).abs() < 1e-2 && (cy - f64::from(centre.y)).abs() < 1e-2);
+
+        let img = RgbImage::from_pixel(300, 300, Rgb([50, 60, 70]));
+        assert_eq!(
+            face_chip_68(&img, &points, size, pad).map(|c| c.dimensions()),
+            Some((150, 150))
+        );
+        assert!(face_chip_68(&img, &points[..5], size, pad).is_none());
     }
 }

@@ -17,7 +17,7 @@ mod landmarks;
 mod mmod;
 mod shape_predictor;
 
-pub use chip::{DLIB_TEMPLATE_5, face_chip};
+pub use chip::{DLIB_TEMPLATE_5, face_chip, face_chip_68};
 pub use landmarks::landmarks5_from_dlib;
 pub use mmod::{MmodDetection, TiledPyramid, decode_mmod, tiled_pyramid};
 pub use shape_predictor::ShapePredictor;
