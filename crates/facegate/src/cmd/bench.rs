@@ -178,7 +178,10 @@ struct ChipBench {
     all_cores_encodings_per_second: f64,
     /// Whether the pack averages each chip with its mirror image (a second pass).
     pack_flip_average: bool,
-    /// As the pack runs it, mirror pass included when `pack_flip_average`.
+    /// Chips the pack embeds per face: one per dlib shape predictor.
+    pack_chips_per_face: usize,
+    /// Faces per second as the pack runs it: every chip of a face, each with
+    /// its mirror pass when `pack_flip_average`.
     pack_single_thread_encodings_per_second: f64,
     pack_all_cores_encodings_per_second: f64,
 }
@@ -285,14 +288,22 @@ fn chip_bench(ctx: &Ctx, cores: usize, seconds: f64) -> anyhow::Result<Result<Ch
     let rate = |threading: Threading, threads: usize, flip: bool| -> anyhow::Result<f64> {
         chip_rate(&load(threading, flip)?, &chips, threads, seconds)
     };
+    let chips_per_face = if spec.chip_landmarks.is_some() {
+        1
+    } else {
+        pack.manifest.landmarks.len().max(1)
+    };
+    let per_face = chips_per_face as f64;
     Ok(Ok(ChipBench {
         recognizer: spec.id.clone(),
         chips: chips.len(),
         single_thread_encodings_per_second: rate(single, 1, false)?,
         all_cores_encodings_per_second: rate(Threading::per_core(), cores, false)?,
         pack_flip_average: spec.flip_average,
-        pack_single_thread_encodings_per_second: rate(single, 1, spec.flip_average)?,
-        pack_all_cores_encodings_per_second: rate(Threading::per_core(), cores, spec.flip_average)?,
+        pack_chips_per_face: chips_per_face,
+        pack_single_thread_encodings_per_second: rate(single, 1, spec.flip_average)? / per_face,
+        pack_all_cores_encodings_per_second: rate(Threading::per_core(), cores, spec.flip_average)?
+            / per_face,
     }))
 }
 
@@ -394,9 +405,15 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<ExitCode> {
                     c.all_cores_encodings_per_second,
                     report.cores
                 );
-                if c.pack_flip_average {
+                if c.pack_flip_average || c.pack_chips_per_face > 1 {
                     println!(
-                        "  as the pack runs it (with the mirror pass): {:.1} encodings/s on 1 thread, {:.1} on {} cores",
+                        "  as the pack runs it ({} chip(s) per face{}): {:.1} faces/s on 1 thread, {:.1} on {} cores",
+                        c.pack_chips_per_face,
+                        if c.pack_flip_average {
+                            ", each with its mirror pass"
+                        } else {
+                            ""
+                        },
                         c.pack_single_thread_encodings_per_second,
                         c.pack_all_cores_encodings_per_second,
                         report.cores
