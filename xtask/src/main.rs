@@ -157,7 +157,15 @@ fn prepare_test_data(root: &Path) -> anyhow::Result<PathBuf> {
         c.env("FACEGATE_DATA_DIR", &data);
         c
     };
-    run(bin().args(["setup", "--with", "dlib", "--with", "mobilefacenet"]))?;
+    run(bin().args([
+        "setup",
+        "--with",
+        "dlib",
+        "--with",
+        "dlib-cnn",
+        "--with",
+        "mobilefacenet",
+    ]))?;
     let yunet = shared_dir(root).join("models/yunet");
     if yunet.is_dir() {
         run(bin()

@@ -1,6 +1,7 @@
 //! [`Engine`]: an installed model pack wired into one thread-safe object.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use facegate_core::{BoundingBox, DetectedFace, Embedding, Point};
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::align::Similarity;
 use crate::align::{ARCFACE_112, align_to_template};
 use crate::decode::{DecodeLimits, decode_rgb};
-use crate::detect::{Detector, DetectorSettings, mtcnn::Mtcnn, yunet::YuNet};
+use crate::detect::{Detector, DetectorSettings, mmod::Mmod, mtcnn::Mtcnn, yunet::YuNet};
 use crate::dlib::{DLIB_TEMPLATE_5, FACE_CHIP_PADDING, ShapePredictor, face_chip, face_chip_68};
 use crate::embed::Recognizer;
 use crate::liveness::{LazyPredictor, LivenessModel, LivenessScore};
@@ -76,7 +77,7 @@ pub struct Engine {
     detector: Box<dyn Detector>,
     detector_settings: DetectorSettings,
     /// The pack's `[landmarks]` models, in order: one chip each.
-    shape_predictors: Vec<(LandmarksKind, ShapePredictor)>,
+    shape_predictors: Vec<(LandmarksKind, Arc<ShapePredictor>)>,
     recognizers: Vec<Recognizer>,
     liveness: Option<LivenessModel>,
     landmarks68: Option<LazyPredictor>,
@@ -115,21 +116,6 @@ impl Engine {
         let pool = |file: &str| -> Result<SessionPool, VisionError> {
             SessionPool::from_bytes(env, file, &read(pack, file)?, options.threading)
         };
-        let d = &manifest.detector;
-        let detector: Box<dyn Detector> = match d.kind {
-            DetectorKind::Yunet => Box::new(YuNet::new(pool(&d.files[0])?)),
-            DetectorKind::Mtcnn => Box::new(Mtcnn::new(
-                pool(&d.files[0])?,
-                pool(&d.files[1])?,
-                pool(&d.files[2])?,
-            )),
-        };
-        let detector_settings = DetectorSettings {
-            score_threshold: d.score_threshold,
-            nms_iou: d.nms_iou,
-            min_face_size: d.min_face_size,
-            max_side: d.max_side,
-        };
         let shape_predictors = manifest
             .landmarks
             .iter()
@@ -150,9 +136,40 @@ impl Engine {
                         predictor.num_parts()
                     )));
                 }
-                Ok((spec.kind, predictor))
+                Ok((spec.kind, Arc::new(predictor)))
             })
             .collect::<Result<Vec<_>, VisionError>>()?;
+        let d = &manifest.detector;
+        let detector: Box<dyn Detector> = match d.kind {
+            DetectorKind::Yunet => Box::new(YuNet::new(pool(&d.files[0])?)),
+            DetectorKind::Mtcnn => Box::new(Mtcnn::new(
+                pool(&d.files[0])?,
+                pool(&d.files[1])?,
+                pool(&d.files[2])?,
+            )),
+            DetectorKind::Mmod => {
+                let model_error = |message: String| VisionError::Model {
+                    model: d.files[0].clone(),
+                    message,
+                };
+                let model = facegate_models::dlib::mmod_to_onnx(&read(pack, &d.files[0])?)
+                    .map_err(|e| model_error(e.to_string()))?;
+                let landmarks = shape_predictors
+                    .iter()
+                    .find(|(kind, _)| *kind == LandmarksKind::Dlib5)
+                    .map(|(_, p)| Arc::clone(p))
+                    .ok_or_else(|| model_error("needs a dlib5 shape predictor".into()))?;
+                let session =
+                    SessionPool::from_bytes(env, &d.files[0], &model.onnx, options.threading)?;
+                Box::new(Mmod::new(session, model, landmarks))
+            }
+        };
+        let detector_settings = DetectorSettings {
+            score_threshold: d.score_threshold,
+            nms_iou: d.nms_iou,
+            min_face_size: d.min_face_size,
+            max_side: d.max_side,
+        };
         let recognizers = manifest
             .recognizers
             .iter()

@@ -309,6 +309,50 @@ fn verify_refuses_a_tampered_pack() {
 
 /// The facts face_recognition's own test suite asserts with these dlib
 /// models, at its Euclidean tolerance of 0.6.
+/// face_recognition's `model="cnn"` facts, with dlib's own CNN detector:
+/// obama.jpg's box (top, right, bottom, left) = (144, 608, 389, 363) ± 25 px,
+/// face-api.js's group of six, and the encoding distances.
+#[test]
+fn dlib_cnn_pack_finds_the_faces_face_recognition_cnn_does() {
+    let Some(shared) = ready("dlib-cnn") else {
+        return;
+    };
+    let images = shared.join("datasets/peers/face_recognition/test_images");
+    let v = json(&facegate(
+        "dlib-cnn",
+        &["detect", "--json", s(&images.join("obama.jpg"))],
+    ));
+    let faces = v[0]["faces"].as_array().expect("faces");
+    assert_eq!(faces.len(), 1, "{v}");
+    let b: Vec<f64> = faces[0]["box"]
+        .as_array()
+        .expect("box")
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .collect();
+    let (left, top, right, bottom) = (b[0], b[1], b[2] - 1.0, b[3] - 1.0);
+    for (got, want) in [(top, 144.0), (right, 608.0), (bottom, 389.0), (left, 363.0)] {
+        assert!((got - want).abs() <= 25.0, "box {b:?}");
+    }
+    let group = shared.join("datasets/peers/face-api.js/test_images/faces.jpg");
+    let v = json(&facegate("dlib-cnn", &["detect", "--json", s(&group)]));
+    assert_eq!(v[0]["faces"].as_array().map(Vec::len), Some(6), "{v}");
+    let distance = |other: &str| {
+        let v = json(&facegate(
+            "dlib-cnn",
+            &[
+                "compare",
+                "--json",
+                s(&images.join("obama.jpg")),
+                s(&images.join(other)),
+            ],
+        ));
+        v["distance"].as_f64().unwrap_or(f64::NAN)
+    };
+    assert!(distance("obama2.jpg") <= 0.6);
+    assert!(distance("biden.jpg") > 0.6);
+}
+
 #[test]
 fn face_recognition_facts_hold_for_the_dlib_pack() {
     let Some(shared) = ready("dlib") else {

@@ -5,6 +5,7 @@ use super::{Manifest, PackError};
 const BUILTIN: &[(&str, &str)] = &[
     ("default", include_str!("../../packs/default.toml")),
     ("dlib", include_str!("../../packs/dlib.toml")),
+    ("dlib-cnn", include_str!("../../packs/dlib-cnn.toml")),
     (
         "mobilefacenet",
         include_str!("../../packs/mobilefacenet.toml"),
@@ -89,6 +90,17 @@ mod tests {
     }
 
     #[test]
+    fn the_cnn_detector_needs_a_five_point_predictor_for_its_landmarks() {
+        let text = include_str!("../../packs/dlib-cnn.toml");
+        let five = "[[landmarks]]\nkind = \"dlib5\"\nfile = \"dlib-shape-predictor-5.dat\"\n";
+        assert!(text.contains(five));
+        let error = Manifest::from_toml(&text.replace(five, ""))
+            .expect_err("mmod without dlib5 accepted")
+            .to_string();
+        assert!(error.contains("dlib5"), "{error}");
+    }
+
+    #[test]
     fn packs_that_differ_only_in_detector_share_the_embedding_space() {
         let id = |name| builtin(name).map(|m| m.model_id()).unwrap_or_default();
         assert_eq!(id("default"), id("yunet"));
@@ -96,6 +108,7 @@ mod tests {
         assert_ne!(id("default"), id("dlib"));
         assert_ne!(id("default"), id("mobilefacenet"));
         assert!(id("dlib").starts_with("dlib-resnet#"));
+        assert_eq!(id("dlib"), id("dlib-cnn"));
     }
 
     #[test]

@@ -115,6 +115,10 @@ pub struct DetectorSpec {
 pub enum DetectorKind {
     Yunet,
     Mtcnn,
+    /// dlib's CNN detector (`mmod_human_face_detector.dat`, converted to ONNX
+    /// when the engine loads); its landmarks come from the pack's `dlib5`
+    /// predictor.
+    Mmod,
 }
 
 /// `[landmarks]` as a single table (older manifests) or an array of tables.
@@ -297,7 +301,16 @@ impl Manifest {
         let expected_files = match self.detector.kind {
             DetectorKind::Yunet => 1,
             DetectorKind::Mtcnn => 3,
+            DetectorKind::Mmod => 1,
         };
+        if self.detector.kind == DetectorKind::Mmod
+            && !self
+                .landmarks
+                .iter()
+                .any(|l| l.kind == LandmarksKind::Dlib5)
+        {
+            return bad("the mmod detector needs a dlib5 [[landmarks]] predictor".into());
+        }
         if self.detector.files.len() != expected_files {
             return bad(format!(
                 "{:?} detector takes {expected_files} file(s)",

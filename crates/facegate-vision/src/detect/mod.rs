@@ -1,6 +1,7 @@
 //! Face detectors. Each returns faces with a box, a score and five landmarks
 //! in source-image pixels, after score filtering and non-maximum suppression.
 
+pub mod mmod;
 pub mod mtcnn;
 pub mod yunet;
 
