@@ -13,10 +13,9 @@ use facegate_models::dlib::{MMOD_FACE_PYRAMID_DOWN, MMOD_INPUT, MMOD_OUTPUT, Mmo
 use image::RgbImage;
 use ort::value::TensorRef;
 
-use super::{Detector, DetectorSettings, big_enough, downscale_factor, non_maximum_suppression};
+use super::{Detector, DetectorSettings, big_enough, downscaled, non_maximum_suppression};
 use crate::VisionError;
 use crate::dlib::{ShapePredictor, decode_mmod, landmarks5_from_dlib, tiled_pyramid};
-use crate::resize::resize_rgb;
 use crate::session::SessionPool;
 
 /// Largest tiled-pyramid canvas we run (pixels): about what a 1024×1024
@@ -56,16 +55,8 @@ impl Detector for Mmod {
         image: &RgbImage,
         settings: &DetectorSettings,
     ) -> Result<Vec<DetectedFace>, VisionError> {
-        let scale = downscale_factor(image.width(), image.height(), settings.max_side);
-        let scaled;
-        let input_image = if scale < 1.0 {
-            let w = ((image.width() as f32 * scale).round() as u32).max(1);
-            let h = ((image.height() as f32 * scale).round() as u32).max(1);
-            scaled = resize_rgb(image, w, h);
-            &scaled
-        } else {
-            image
-        };
+        let (scaled, scale) = downscaled(image, settings.max_side);
+        let input_image = scaled.as_ref();
         let pyramid = tiled_pyramid(input_image, &self.model, MMOD_FACE_PYRAMID_DOWN);
         if pyramid.levels.is_empty() {
             return Ok(Vec::new());

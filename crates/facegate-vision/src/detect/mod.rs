@@ -69,6 +69,22 @@ pub(crate) fn downscale_factor(width: u32, height: u32, max_side: u32) -> f32 {
     }
 }
 
+/// `image` scaled so its longer side is at most `max_side` (borrowed when it
+/// already is), and the factor applied.
+pub(crate) fn downscaled(image: &RgbImage, max_side: u32) -> (std::borrow::Cow<'_, RgbImage>, f32) {
+    let scale = downscale_factor(image.width(), image.height(), max_side);
+    if scale < 1.0 {
+        let w = (image.width() as f32 * scale).round().max(1.0) as u32;
+        let h = (image.height() as f32 * scale).round().max(1.0) as u32;
+        (
+            std::borrow::Cow::Owned(crate::resize::resize_rgb(image, w, h)),
+            scale,
+        )
+    } else {
+        (std::borrow::Cow::Borrowed(image), 1.0)
+    }
+}
+
 pub(crate) fn big_enough(bbox: &BoundingBox, min_face_size: f32) -> bool {
     bbox.width().min(bbox.height()) >= min_face_size
 }

@@ -14,7 +14,7 @@ use image::RgbImage;
 use ndarray::Array4;
 use ort::value::TensorRef;
 
-use super::{Detector, DetectorSettings, big_enough, downscale_factor};
+use super::{Detector, DetectorSettings, big_enough, downscaled};
 use crate::VisionError;
 use crate::resize::{crop_resize_rgb, resize_rgb};
 use crate::session::SessionPool;
@@ -225,16 +225,8 @@ impl Detector for Mtcnn {
         image: &RgbImage,
         settings: &DetectorSettings,
     ) -> Result<Vec<DetectedFace>, VisionError> {
-        let scale = downscale_factor(image.width(), image.height(), settings.max_side);
-        let scaled;
-        let work = if scale < 1.0 {
-            let w = (image.width() as f32 * scale).round().max(1.0) as u32;
-            let h = (image.height() as f32 * scale).round().max(1.0) as u32;
-            scaled = resize_rgb(image, w, h);
-            &scaled
-        } else {
-            image
-        };
+        let (scaled, scale) = downscaled(image, settings.max_side);
+        let work = scaled.as_ref();
         let min_face = (settings.min_face_size * scale).max(12.0);
         let started = std::time::Instant::now();
         let boxes = self.stage1(work, min_face)?;

@@ -8,9 +8,8 @@ use image::RgbImage;
 use ndarray::Array4;
 use ort::value::TensorRef;
 
-use super::{Detector, DetectorSettings, big_enough, downscale_factor, non_maximum_suppression};
+use super::{Detector, DetectorSettings, big_enough, downscaled, non_maximum_suppression};
 use crate::VisionError;
-use crate::resize::resize_rgb;
 use crate::session::SessionPool;
 
 const STRIDES: [usize; 3] = [8, 16, 32];
@@ -31,16 +30,8 @@ impl Detector for YuNet {
         image: &RgbImage,
         settings: &DetectorSettings,
     ) -> Result<Vec<DetectedFace>, VisionError> {
-        let scale = downscale_factor(image.width(), image.height(), settings.max_side);
-        let scaled;
-        let input_image = if scale < 1.0 {
-            let w = (image.width() as f32 * scale).round() as u32;
-            let h = (image.height() as f32 * scale).round() as u32;
-            scaled = resize_rgb(image, w, h);
-            &scaled
-        } else {
-            image
-        };
+        let (scaled, scale) = downscaled(image, settings.max_side);
+        let input_image = scaled.as_ref();
         let (w, h) = (input_image.width() as usize, input_image.height() as usize);
         let (pw, ph) = (w.div_ceil(32) * 32, h.div_ceil(32) * 32);
         let mut input = Array4::<f32>::zeros((1, 3, ph, pw));
