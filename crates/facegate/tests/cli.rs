@@ -309,6 +309,22 @@ fn verify_refuses_a_tampered_pack() {
 
 /// The facts face_recognition's own test suite asserts with these dlib
 /// models, at its Euclidean tolerance of 0.6.
+/// `facegate compare` distance between face_recognition's obama.jpg and `other`.
+fn obama_distance(pack: &str, images: &std::path::Path, other: &str) -> f64 {
+    let v = json(&facegate(
+        pack,
+        &[
+            "compare",
+            "--json",
+            s(&images.join("obama.jpg")),
+            s(&images.join(other)),
+        ],
+    ));
+    v["distance"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no distance: {v}"))
+}
+
 /// face_recognition's `model="cnn"` facts, with dlib's own CNN detector:
 /// obama.jpg's box (top, right, bottom, left) = (144, 608, 389, 363) ± 25 px,
 /// face-api.js's group of six, and the encoding distances.
@@ -337,18 +353,7 @@ fn dlib_cnn_pack_finds_the_faces_face_recognition_cnn_does() {
     let group = shared.join("datasets/peers/face-api.js/test_images/faces.jpg");
     let v = json(&facegate("dlib-cnn", &["detect", "--json", s(&group)]));
     assert_eq!(v[0]["faces"].as_array().map(Vec::len), Some(6), "{v}");
-    let distance = |other: &str| {
-        let v = json(&facegate(
-            "dlib-cnn",
-            &[
-                "compare",
-                "--json",
-                s(&images.join("obama.jpg")),
-                s(&images.join(other)),
-            ],
-        ));
-        v["distance"].as_f64().unwrap_or(f64::NAN)
-    };
+    let distance = |other: &str| obama_distance("dlib-cnn", &images, other);
     assert!(distance("obama2.jpg") <= 0.6);
     assert!(distance("biden.jpg") > 0.6);
 }
@@ -359,20 +364,7 @@ fn face_recognition_facts_hold_for_the_dlib_pack() {
         return;
     };
     let images = shared.join("datasets/peers/face_recognition/test_images");
-    let distance = |other: &str| {
-        let v = json(&facegate(
-            "dlib",
-            &[
-                "compare",
-                "--json",
-                s(&images.join("obama.jpg")),
-                s(&images.join(other)),
-            ],
-        ));
-        v["distance"]
-            .as_f64()
-            .unwrap_or_else(|| panic!("no distance: {v}"))
-    };
+    let distance = |other: &str| obama_distance("dlib", &images, other);
     assert!(distance("obama2.jpg") <= 0.6);
     assert!(distance("obama3.jpg") <= 0.6);
     assert!(distance("biden.jpg") > 0.6);
