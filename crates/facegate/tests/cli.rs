@@ -309,6 +309,23 @@ fn verify_refuses_a_tampered_pack() {
 
 /// The facts face_recognition's own test suite asserts with these dlib
 /// models, at its Euclidean tolerance of 0.6.
+/// dlib's hand-labelled `testing.xml` (25 faces of 37–53 px): the CNN
+/// detector needs its upsampling to see faces that small.
+#[test]
+fn dlib_cnn_pack_finds_dlibs_labelled_small_faces() {
+    let Some(shared) = ready("dlib-cnn") else {
+        return;
+    };
+    let xml = shared.join("datasets/peers/dlib/faces/testing.xml");
+    let v = json(&facegate(
+        "dlib-cnn",
+        &["eval", "detect", "--json", "--dlib-xml", s(&xml)],
+    ));
+    assert_eq!(v["labelled_faces"].as_u64(), Some(25), "{v}");
+    assert!(v["recall"].as_f64().unwrap_or(0.0) >= 0.95, "{v}");
+    assert!(v["precision"].as_f64().unwrap_or(0.0) >= 0.95, "{v}");
+}
+
 /// `facegate compare` distance between face_recognition's obama.jpg and `other`.
 fn obama_distance(pack: &str, images: &std::path::Path, other: &str) -> f64 {
     let v = json(&facegate(
