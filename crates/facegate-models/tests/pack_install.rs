@@ -286,3 +286,30 @@ fn a_url_fallback_with_the_wrong_bytes_or_no_file_is_refused() {
     assert!(err.to_string().contains("404"), "{err}");
     assert!(pack::installed_packs(data.path()).is_empty());
 }
+
+/// A pack installed by an older facegate keeps its old `pack.toml`; when the
+/// built-in definition's version moves on, the install is reported outdated.
+#[test]
+fn an_install_older_than_the_builtin_definition_is_outdated() {
+    let data = tempfile::tempdir().unwrap();
+    let current = pack::builtin("dlib").unwrap();
+    let dir = pack::pack_dir(data.path(), "dlib");
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |version: &str| {
+        let mut m = current.clone();
+        m.version = version.to_owned();
+        std::fs::write(dir.join("pack.toml"), m.to_toml().unwrap()).unwrap();
+    };
+    write("1");
+    assert_eq!(
+        pack::outdated(data.path(), "dlib"),
+        Some(("1".to_owned(), current.version.clone()))
+    );
+    write(&current.version);
+    assert_eq!(pack::outdated(data.path(), "dlib"), None);
+    assert_eq!(
+        pack::outdated(data.path(), "mobilefacenet"),
+        None,
+        "not installed"
+    );
+}

@@ -106,6 +106,17 @@ impl Engine {
     pub fn load_installed(name: &str, options: &EngineOptions) -> Result<Self, VisionError> {
         let name = facegate_models::pack::resolve(&options.data_dir, name);
         let pack = verify(&options.data_dir, &name)?;
+        if let Some((installed, builtin)) =
+            facegate_models::pack::outdated(&options.data_dir, &name)
+        {
+            tracing::warn!(
+                pack = %name,
+                installed,
+                builtin,
+                "this pack's definition has changed since it was installed; \
+                 `facegate models install {name}` updates it"
+            );
+        }
         Self::load(&pack, options)
     }
 

@@ -399,3 +399,37 @@ fn face_recognition_facts_hold_for_the_dlib_pack() {
         "{partial}"
     );
 }
+
+/// `models list` tells an install made from an older pack definition apart,
+/// and says how to update it. No models needed: only `pack.toml` is read.
+#[test]
+fn models_list_flags_packs_installed_from_an_older_definition() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let dir = data.path().join("packs").join("dlib");
+    std::fs::create_dir_all(&dir).expect("pack dir");
+    let mut old = facegate_models::pack::builtin("dlib").expect("dlib pack");
+    let current = old.version.clone();
+    old.version = "1".into();
+    assert_ne!(current, old.version, "the dlib definition moved past 1");
+    std::fs::write(dir.join("pack.toml"), old.to_toml().expect("toml")).expect("write");
+    let list = |json: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_facegate"));
+        command
+            .env("FACEGATE_DATA_DIR", data.path())
+            .args(["models", "list"]);
+        if json {
+            command.arg("--json");
+        }
+        command.output().expect("the facegate binary runs")
+    };
+    let v = succeeded_json(&list(true));
+    let dlib = v
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["name"] == "dlib"))
+        .expect("dlib listed");
+    assert_eq!(dlib["installed_version"], "1", "{dlib}");
+    assert_eq!(dlib["update_available"], true, "{dlib}");
+    let text = String::from_utf8_lossy(&list(false).stdout).to_string();
+    assert!(text.contains("outdated"), "{text}");
+    assert!(text.contains("facegate models install dlib"), "{text}");
+}

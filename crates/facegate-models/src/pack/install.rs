@@ -151,6 +151,25 @@ pub fn verify(data_dir: &Path, name: &str) -> Result<InstalledPack, PackError> {
     })
 }
 
+/// The manifest an installed pack was installed with, read without
+/// re-hashing its files (for listings; loading uses [`verify`]).
+pub fn installed_manifest(data_dir: &Path, name: &str) -> Result<Manifest, PackError> {
+    let path = pack_dir(data_dir, name).join(MANIFEST_FILE);
+    if !path.is_file() {
+        return Err(PackError::NotInstalled(name.to_owned()));
+    }
+    let text = std::fs::read_to_string(&path).map_err(PackError::io(&path))?;
+    Manifest::from_toml(&text)
+}
+
+/// `Some((installed, built_in))` versions when the built-in definition of an
+/// installed pack has changed since it was installed (reinstall to update).
+pub fn outdated(data_dir: &Path, name: &str) -> Option<(String, String)> {
+    let installed = installed_manifest(data_dir, name).ok()?;
+    let builtin = super::builtin(name).ok()?;
+    (installed.version != builtin.version).then_some((installed.version, builtin.version))
+}
+
 /// Names of the packs installed under `data_dir`.
 pub fn installed_packs(data_dir: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(data_dir.join("packs")) else {

@@ -76,13 +76,29 @@ pub fn run(ctx: &Ctx, command: ModelsCommand) -> anyhow::Result<ExitCode> {
             let rows: Vec<_> = pack::builtin_names()
                 .into_iter()
                 .filter_map(|n| pack::builtin(n).ok())
-                .map(|m| json!({"name": m.name, "version": m.version, "installed": installed.contains(&m.name), "description": m.description}))
+                .map(|m| {
+                    let installed_version = installed
+                        .contains(&m.name)
+                        .then(|| pack::installed_manifest(&ctx.data_dir, &m.name).ok())
+                        .flatten()
+                        .map(|i| i.version);
+                    json!({
+                        "name": m.name,
+                        "version": m.version,
+                        "installed": installed.contains(&m.name),
+                        "installed_version": installed_version,
+                        "update_available": installed_version.as_ref().is_some_and(|v| *v != m.version),
+                        "description": m.description,
+                    })
+                })
                 .collect();
             if ctx.json {
                 print_json(&rows)?;
             } else {
                 for row in rows {
-                    let mark = if row["installed"] == true {
+                    let mark = if row["update_available"] == true {
+                        "outdated"
+                    } else if row["installed"] == true {
                         "installed"
                     } else {
                         "-"
@@ -93,6 +109,16 @@ pub fn run(ctx: &Ctx, command: ModelsCommand) -> anyhow::Result<ExitCode> {
                         mark,
                         row["description"].as_str().unwrap_or("")
                     );
+                    if mark == "outdated" {
+                        println!(
+                            "{:<14} {:<10} installed version {}, this facegate defines {}: `facegate models install {}` updates it",
+                            "",
+                            "",
+                            row["installed_version"].as_str().unwrap_or("?"),
+                            row["version"].as_str().unwrap_or("?"),
+                            row["name"].as_str().unwrap_or("")
+                        );
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)
