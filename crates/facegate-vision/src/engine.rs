@@ -106,8 +106,7 @@ impl Engine {
     pub fn load_installed(name: &str, options: &EngineOptions) -> Result<Self, VisionError> {
         let name = facegate_models::pack::resolve(&options.data_dir, name);
         let pack = verify(&options.data_dir, &name)?;
-        if let Some((installed, builtin)) =
-            facegate_models::pack::outdated(&options.data_dir, &name)
+        if let Some((installed, builtin)) = facegate_models::pack::outdated_manifest(&pack.manifest)
         {
             tracing::warn!(
                 pack = %name,

@@ -165,9 +165,13 @@ pub fn installed_manifest(data_dir: &Path, name: &str) -> Result<Manifest, PackE
 /// `Some((installed, built_in))` versions when the built-in definition of an
 /// installed pack has changed since it was installed (reinstall to update).
 pub fn outdated(data_dir: &Path, name: &str) -> Option<(String, String)> {
-    let installed = installed_manifest(data_dir, name).ok()?;
-    let builtin = super::builtin(name).ok()?;
-    (installed.version != builtin.version).then_some((installed.version, builtin.version))
+    outdated_manifest(&installed_manifest(data_dir, name).ok()?)
+}
+
+/// [`outdated`] for a manifest already read (e.g. by [`verify`]).
+pub fn outdated_manifest(installed: &Manifest) -> Option<(String, String)> {
+    let builtin = super::builtin(&installed.name).ok()?;
+    (installed.version != builtin.version).then(|| (installed.version.clone(), builtin.version))
 }
 
 /// Names of the packs installed under `data_dir`.

@@ -17,7 +17,8 @@ mod manifest;
 pub use builtin::{AUTO, AUTO_PREFERENCE, builtin, builtin_names, resolve};
 pub use fetch::{FetchOptions, Fetched, fetch as fetch_source, read as read_fetched};
 pub use install::{
-    InstalledPack, Lock, install, installed_manifest, installed_packs, outdated, pack_dir, verify,
+    InstalledPack, Lock, install, installed_manifest, installed_packs, outdated, outdated_manifest,
+    pack_dir, verify,
 };
 pub use manifest::*;
 

@@ -13,10 +13,11 @@ use facegate_models::dlib::{MMOD_FACE_PYRAMID_DOWN, MMOD_INPUT, MMOD_OUTPUT, Mmo
 use image::RgbImage;
 use ort::value::TensorRef;
 
-use super::{Detector, DetectorSettings, big_enough, non_maximum_suppression};
+use super::{
+    Detector, DetectorSettings, big_enough, non_maximum_suppression, scaled_for_detection,
+};
 use crate::VisionError;
 use crate::dlib::{ShapePredictor, decode_mmod, landmarks5_from_dlib, tiled_pyramid};
-use crate::resize::resize_rgb;
 use crate::session::SessionPool;
 
 /// Largest tiled-pyramid canvas we run (pixels): about what a 1024×1024
@@ -51,7 +52,7 @@ impl Mmod {
     /// The network only sees faces about as large as its detector window,
     /// so images are upsampled (up to [`MAX_UPSAMPLE`]) until a face of
     /// `min_face_size` fills the window, and never beyond `max_side`.
-    fn working_scale(&self, image: &RgbImage, settings: &DetectorSettings) -> f32 {
+    fn wanted_scale(&self, settings: &DetectorSettings) -> f32 {
         let window = self
             .model
             .options
@@ -60,14 +61,7 @@ impl Mmod {
             .map(|w| w.width.min(w.height))
             .min()
             .unwrap_or(0) as f32;
-        let wanted = (window / settings.min_face_size.max(1.0)).clamp(1.0, MAX_UPSAMPLE);
-        let longer = image.width().max(image.height()).max(1) as f32;
-        let allowed = if settings.max_side == 0 {
-            wanted
-        } else {
-            settings.max_side as f32 / longer
-        };
-        wanted.min(allowed)
+        (window / settings.min_face_size.max(1.0)).clamp(1.0, MAX_UPSAMPLE)
     }
 }
 
@@ -84,16 +78,9 @@ impl Detector for Mmod {
         image: &RgbImage,
         settings: &DetectorSettings,
     ) -> Result<Vec<DetectedFace>, VisionError> {
-        let scale = self.working_scale(image, settings);
-        let scaled;
-        let input_image = if scale == 1.0 {
-            image
-        } else {
-            let w = (image.width() as f32 * scale).round().max(1.0) as u32;
-            let h = (image.height() as f32 * scale).round().max(1.0) as u32;
-            scaled = resize_rgb(image, w, h);
-            &scaled
-        };
+        let (scaled, scale) =
+            scaled_for_detection(image, settings.max_side, self.wanted_scale(settings));
+        let input_image = scaled.as_ref();
         let pyramid = tiled_pyramid(input_image, &self.model, MMOD_FACE_PYRAMID_DOWN);
         if pyramid.levels.is_empty() {
             return Ok(Vec::new());

@@ -59,30 +59,34 @@ pub fn non_maximum_suppression(
     kept
 }
 
-/// Scale factor that brings the longer side of `width × height` to at most `max_side`.
-pub(crate) fn downscale_factor(width: u32, height: u32, max_side: u32) -> f32 {
-    let longer = width.max(height) as f32;
-    if max_side == 0 || longer <= max_side as f32 {
-        1.0
+/// `image` scaled by `wanted` (1 for no change, above 1 to upsample) but
+/// never so far that its longer side exceeds `max_side` (0 = no limit);
+/// borrowed when nothing changes. Returns the factor applied.
+pub(crate) fn scaled_for_detection(
+    image: &RgbImage,
+    max_side: u32,
+    wanted: f32,
+) -> (std::borrow::Cow<'_, RgbImage>, f32) {
+    let longer = image.width().max(image.height()).max(1) as f32;
+    let scale = if max_side == 0 {
+        wanted
     } else {
-        max_side as f32 / longer
+        wanted.min(max_side as f32 / longer)
+    };
+    if scale == 1.0 {
+        return (std::borrow::Cow::Borrowed(image), 1.0);
     }
+    let w = (image.width() as f32 * scale).round().max(1.0) as u32;
+    let h = (image.height() as f32 * scale).round().max(1.0) as u32;
+    (
+        std::borrow::Cow::Owned(crate::resize::resize_rgb(image, w, h)),
+        scale,
+    )
 }
 
-/// `image` scaled so its longer side is at most `max_side` (borrowed when it
-/// already is), and the factor applied.
+/// `image` scaled down so its longer side is at most `max_side`.
 pub(crate) fn downscaled(image: &RgbImage, max_side: u32) -> (std::borrow::Cow<'_, RgbImage>, f32) {
-    let scale = downscale_factor(image.width(), image.height(), max_side);
-    if scale < 1.0 {
-        let w = (image.width() as f32 * scale).round().max(1.0) as u32;
-        let h = (image.height() as f32 * scale).round().max(1.0) as u32;
-        (
-            std::borrow::Cow::Owned(crate::resize::resize_rgb(image, w, h)),
-            scale,
-        )
-    } else {
-        (std::borrow::Cow::Borrowed(image), 1.0)
-    }
+    scaled_for_detection(image, max_side, 1.0)
 }
 
 pub(crate) fn big_enough(bbox: &BoundingBox, min_face_size: f32) -> bool {
@@ -112,8 +116,28 @@ mod tests {
 
     #[test]
     fn downscale_only_shrinks() {
-        assert_eq!(downscale_factor(320, 240, 640), 1.0);
-        assert_eq!(downscale_factor(1280, 720, 640), 0.5);
-        assert_eq!(downscale_factor(1280, 720, 0), 1.0);
+        let factor = |w, h, max_side| {
+            let image = RgbImage::new(w, h);
+            downscaled(&image, max_side).1
+        };
+        assert_eq!(factor(320, 240, 640), 1.0);
+        assert_eq!(factor(1280, 720, 640), 0.5);
+        assert_eq!(factor(1280, 720, 0), 1.0);
+        let source = RgbImage::new(1280, 720);
+        let (image, scale) = downscaled(&source, 640);
+        assert_eq!((image.dimensions(), scale), ((640, 360), 0.5));
+    }
+
+    #[test]
+    fn upsampling_stops_at_max_side() {
+        let scaled = |w, h, max_side, wanted| {
+            let source = RgbImage::new(w, h);
+            let (image, scale) = scaled_for_detection(&source, max_side, wanted);
+            (image.dimensions(), scale)
+        };
+        assert_eq!(scaled(250, 250, 1024, 2.0), ((500, 500), 2.0));
+        assert_eq!(scaled(640, 480, 1024, 2.0), ((1024, 768), 1.6));
+        assert_eq!(scaled(2048, 1024, 1024, 2.0), ((1024, 512), 0.5));
+        assert_eq!(scaled(100, 50, 0, 2.0), ((200, 100), 2.0));
     }
 }
