@@ -1,7 +1,6 @@
 //! Offline administration used by the CLI: `init` and `audit verify`.
 
-use anyhow::Context;
-use facegate_store::{ChainReport, Store};
+use facegate_store::ChainReport;
 
 use crate::auth::password::{check_password_policy, hash_password_sync};
 use crate::config::Config;
@@ -30,10 +29,7 @@ pub async fn init_organisation(
     let email =
         crate::routes::accounts::check_email(email).map_err(|e| anyhow::anyhow!(e.message))?;
     check_password_policy(password).map_err(|e| anyhow::anyhow!(e.message))?;
-    crate::server::create_private_dir(&config.data_dir)?;
-    let store = Store::connect(&config.database_url(), 2)
-        .await
-        .context("cannot open the database")?;
+    let store = crate::datadir::open_store(config, 2).await?;
     if store.find_account_by_email(&email).await?.is_some() {
         anyhow::bail!("an account with email {email} already exists");
     }
@@ -56,9 +52,7 @@ pub async fn init_organisation(
 
 /// Recompute every organisation's access-log chain.
 pub async fn verify_audit(config: &Config) -> anyhow::Result<ChainReport> {
-    let store = Store::connect(&config.database_url(), 2)
-        .await
-        .context("cannot open the database")?;
+    let store = crate::datadir::open_store(config, 2).await?;
     let report = store.verify_audit_chain().await?;
     store.close().await;
     Ok(report)

@@ -520,6 +520,30 @@ pub async fn decide_access(
     credential: Option<String>,
     device_id: Option<String>,
 ) -> ApiResult<Value> {
+    decide_access_as(state, org_id, image, credential, device_id, false).await
+}
+
+/// [`decide_access`], where the credential may also be a person's name (the
+/// seed clients' `POST /access {"user": NAME}`): a card or external id
+/// still wins; otherwise exactly one active person of that name is matched,
+/// and a name that several active people share is denied as `ambiguous`.
+pub async fn decide_access_by_name(
+    state: &AppState,
+    org_id: &str,
+    credential: String,
+    device_id: Option<String>,
+) -> ApiResult<Value> {
+    decide_access_as(state, org_id, None, Some(credential), device_id, true).await
+}
+
+async fn decide_access_as(
+    state: &AppState,
+    org_id: &str,
+    image: Option<Vec<u8>>,
+    credential: Option<String>,
+    device_id: Option<String>,
+    match_names: bool,
+) -> ApiResult<Value> {
     if image.is_none() && credential.is_none() {
         return Err(ApiError::bad_request(
             "missing_input",
@@ -599,7 +623,18 @@ pub async fn decide_access(
             Some(p) => Some(p),
             None => state.store.find_person_by_external_id(org_id, c).await?,
         };
-        if cred_person.is_none() {
+        if cred_person.is_none() && match_names {
+            let mut named = state.store.find_active_people_by_name(org_id, c, 2).await?;
+            if named.len() > 1 {
+                reason = Some((
+                    "ambiguous",
+                    "several active people have this name; use their employee id or card".into(),
+                ));
+            } else {
+                cred_person = named.pop();
+            }
+        }
+        if cred_person.is_none() && reason.is_none() {
             reason = Some(("unknown", "no person holds this credential".into()));
         }
     }

@@ -15,6 +15,7 @@ pub mod challenges;
 pub mod client_ip;
 mod compat;
 pub mod config;
+pub mod datadir;
 pub mod engine;
 pub mod error;
 mod flows;
@@ -30,6 +31,7 @@ pub mod state;
 
 pub use admin::{InitReport, init_organisation, verify_audit};
 pub use config::{Config, ConfigError};
+pub use datadir::{open_store, restrict_umask};
 pub use logging::init_logging;
 pub use openapi::ApiDoc;
 pub use server::{RunningServer, app, build_state, serve, start};

@@ -1,5 +1,7 @@
 //! Structured logs to stdout and to daily-rotated files with retention.
 
+use std::io::IsTerminal;
+
 use anyhow::Context;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_appender::rolling::{Builder, Rotation};
@@ -9,11 +11,14 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::Config;
 
-/// Install the global subscriber. Keep the guard alive for the process
-/// lifetime: dropping it flushes and stops the file writer.
+/// Install the global subscriber: stdout and the daily file in
+/// `logging.dir`, both at `logging.level`, JSON lines when `logging.json`.
+/// Fails if one is already installed, since it would take every line.
+/// Keep the guard alive for the process lifetime: dropping it flushes and
+/// stops the file writer.
 pub fn init_logging(config: &Config) -> anyhow::Result<WorkerGuard> {
     let dir = config.log_dir();
-    std::fs::create_dir_all(&dir)
+    crate::datadir::create_private_dir(&dir)
         .with_context(|| format!("cannot create log dir {}", dir.display()))?;
     let appender = Builder::new()
         .rotation(Rotation::DAILY)
@@ -26,9 +31,11 @@ pub fn init_logging(config: &Config) -> anyhow::Result<WorkerGuard> {
     let filter =
         EnvFilter::try_new(&config.logging.level).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
+    // Colours only for a person at a terminal; not in captured or piped output.
+    let ansi = std::io::stdout().is_terminal();
     if config.logging.json {
         registry
-            .with(tracing_subscriber::fmt::layer().json())
+            .with(tracing_subscriber::fmt::layer().json().with_ansi(false))
             .with(
                 tracing_subscriber::fmt::layer()
                     .json()
@@ -36,17 +43,17 @@ pub fn init_logging(config: &Config) -> anyhow::Result<WorkerGuard> {
                     .with_writer(file_writer),
             )
             .try_init()
-            .ok();
+            .context("a logging subscriber is already installed")?;
     } else {
         registry
-            .with(tracing_subscriber::fmt::layer())
+            .with(tracing_subscriber::fmt::layer().with_ansi(ansi))
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(false)
                     .with_writer(file_writer),
             )
             .try_init()
-            .ok();
+            .context("a logging subscriber is already installed")?;
     }
     Ok(guard)
 }

@@ -23,6 +23,7 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi};
 
+use crate::compat::doc::CompatRoutes;
 use crate::error::{ApiError, ApiPath, ErrorBody};
 use crate::routes;
 use crate::state::AppState;
@@ -214,7 +215,7 @@ impl Modify for Conventions {
         routes::liveness::create_challenge, routes::liveness::submit_challenge,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&Security, &Conventions),
+    modifiers(&Security, &CompatRoutes, &Conventions),
     security(("bearer" = []), ("api_key" = [])),
 )]
 pub struct ApiDoc;

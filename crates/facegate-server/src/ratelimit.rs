@@ -34,9 +34,11 @@ impl<K: std::hash::Hash + Eq + Clone> Buckets<K> {
         }
     }
 
-    fn check(&self, key: &K) -> bool {
+    /// Take a token, or say how long until the next one (whole seconds,
+    /// rounded up, for `Retry-After`).
+    fn take(&self, key: &K) -> Result<(), u64> {
         if self.per_minute == 0 {
-            return true;
+            return Ok(());
         }
         let capacity = f64::from(self.per_minute);
         let rate = capacity / 60.0;
@@ -56,10 +58,15 @@ impl<K: std::hash::Hash + Eq + Clone> Buckets<K> {
         b.last = now;
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;
-            true
+            Ok(())
         } else {
-            false
+            Err(((1.0 - b.tokens) / rate).ceil().max(1.0) as u64)
         }
+    }
+
+    #[cfg(test)]
+    fn check(&self, key: &K) -> bool {
+        self.take(key).is_ok()
     }
 }
 
@@ -77,23 +84,32 @@ impl RateLimiter {
             login: Buckets::new(c.login_per_ip_per_minute),
         }
     }
-    pub fn check_ip(&self, ip: IpAddr) -> bool {
-        self.ip.check(&ip)
+    /// A request from `ip`; the error is the 429 to answer.
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.ip.take(&ip).map_err(|s| too_many("this address", s))
     }
-    pub fn check_key(&self, key_id: &str) -> bool {
-        self.key.check(&key_id.to_string())
+    /// A request with API key `key_id`.
+    pub fn check_key(&self, key_id: &str) -> Result<(), ApiError> {
+        self.key
+            .take(&key_id.to_string())
+            .map_err(|s| too_many("this API key", s))
     }
-    pub fn check_login(&self, ip: IpAddr) -> bool {
-        self.login.check(&ip)
+    /// A login attempt from `ip`.
+    pub fn check_login(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.login
+            .take(&ip)
+            .map_err(|s| too_many("this address (login attempts)", s))
     }
 }
 
-pub fn too_many(who: &str) -> ApiError {
+/// 429 with `Retry-After`: the seconds until the bucket holds a token again.
+pub fn too_many(who: &str, retry_after_secs: u64) -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
-        format!("too many requests from {who}; slow down and retry in a few seconds"),
+        format!("too many requests from {who}; retry in {retry_after_secs} s"),
     )
+    .with_retry_after(retry_after_secs)
 }
 
 #[cfg(test)]
@@ -110,5 +126,22 @@ mod tests {
         assert!(b.check(&2), "other keys are independent");
         let unlimited = Buckets::new(0);
         assert!((0..1000).all(|_| unlimited.check(&1)));
+    }
+
+    #[test]
+    fn refusal_says_when_to_retry() {
+        // 60 a minute: one token a second, so an empty bucket refills in 1 s.
+        let b = Buckets::new(60);
+        for _ in 0..60 {
+            assert!(b.take(&1).is_ok());
+        }
+        assert_eq!(b.take(&1), Err(1));
+        // 2 a minute: a token every 30 s.
+        let slow = Buckets::new(2);
+        assert!(slow.take(&1).is_ok() && slow.take(&1).is_ok());
+        let wait = slow.take(&1).unwrap_err();
+        assert!((29..=30).contains(&wait), "{wait}");
+        let e = too_many("x", wait);
+        assert_eq!(e.retry_after_secs, Some(wait));
     }
 }

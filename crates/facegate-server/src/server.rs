@@ -11,15 +11,13 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use facegate_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tower_http::trace::TraceLayer;
 
 use crate::auth::password::hash_password_sync;
 use crate::auth::tokens::{JwtKeys, load_or_create_secret, random_bytes};
@@ -29,15 +27,12 @@ use crate::config::Config;
 use crate::engine::FaceEngine;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::ratelimit::{RateLimiter, too_many};
+use crate::ratelimit::RateLimiter;
 use crate::state::{AppState, Inner};
 
 /// Open the database (running migrations), load the gallery and the engine.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
-    create_private_dir(&config.data_dir)?;
-    let store = Store::connect(&config.database_url(), config.database_max_connections)
-        .await
-        .context("cannot open the database")?;
+    let store = crate::datadir::open_store(&config, config.database_max_connections).await?;
     let engine = {
         let c = config.clone();
         match tokio::task::spawn_blocking(move || FaceEngine::load(&c)).await? {
@@ -161,7 +156,8 @@ pub fn app(state: AppState) -> Router {
                     // The path only: query strings may carry personal data.
                     tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                // `observe` writes the request line (with the route).
+                .on_response(()),
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
@@ -179,28 +175,39 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| state.trusted_proxies.client_ip(c.0.ip(), req.headers()));
+    let mut refused = None;
     if let Some(ip) = ip {
         req.extensions_mut().insert(ClientIp(ip));
-        if !state.limiter.check_ip(ip) {
-            return too_many("this address").into_response();
-        }
+        refused = state.limiter.check_ip(ip).err();
     }
     let method = req.method().to_string();
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string();
     let start = Instant::now();
-    let response = next.run(req).await;
+    let response = match refused {
+        Some(error) => error.into_response(),
+        None => next.run(req).await,
+    };
     let status = response.status();
-    state.metrics.record_request(
-        &method,
-        &route,
-        status.as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
+    let elapsed = start.elapsed();
+    state
+        .metrics
+        .record_request(&method, &route, status.as_u16(), elapsed.as_secs_f64());
+    // One line per request, with the route template rather than the path
+    // (ids stay out of the log, and lines group by endpoint).
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
     if status.is_server_error() {
-        tracing::error!(status = status.as_u16(), "request failed");
+        tracing::error!(request_id = %request_id, method = %method, route = %route, status = status.as_u16(), latency_ms, "request failed");
+    } else {
+        tracing::info!(request_id = %request_id, method = %method, route = %route, status = status.as_u16(), latency_ms, "request");
     }
     response
 }
@@ -322,21 +329,4 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-}
-
-/// The data directory holds biometric templates and the signing key: create
-/// it readable by the service user only.
-pub(crate) fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create data_dir {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot restrict permissions of {}", dir.display()))?;
-    }
-    Ok(())
 }

@@ -297,17 +297,40 @@ async fn exercise(store: &Store) {
         report.problems
     );
 
-    // Refresh rotation with reuse detection.
-    store
+    // Refresh rotation with reuse detection; each row is the session that
+    // access tokens are bound to.
+    let first_session = store
         .insert_refresh_token("h1", "fam", &owner.id, &org.id, now_ms() + 60_000)
         .await
         .unwrap();
     assert!(
         store
-            .rotate_refresh_token("h1", "h2", now_ms() + 60_000)
+            .session_role(&owner.id, &org.id, &first_session)
             .await
             .unwrap()
-            .is_ok()
+            .is_some(),
+        "a fresh session is current"
+    );
+    let second_session = store
+        .rotate_refresh_token("h1", "h2", now_ms() + 60_000)
+        .await
+        .unwrap()
+        .unwrap()
+        .session_id;
+    assert_eq!(
+        store
+            .session_role(&owner.id, &org.id, &first_session)
+            .await
+            .unwrap(),
+        None,
+        "rotation ends the old session"
+    );
+    assert!(
+        store
+            .session_role(&owner.id, &org.id, &second_session)
+            .await
+            .unwrap()
+            .is_some()
     );
     assert_eq!(
         store
@@ -316,6 +339,14 @@ async fn exercise(store: &Store) {
             .unwrap()
             .unwrap_err(),
         RefreshFailure::Reused
+    );
+    assert_eq!(
+        store
+            .session_role(&owner.id, &org.id, &second_session)
+            .await
+            .unwrap(),
+        None,
+        "reuse revokes the current session too"
     );
     assert_eq!(
         store

@@ -10,7 +10,12 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    output::init_tracing(cli.global.verbose);
+    // One logging set-up per command: `serve` installs the service's own
+    // (stdout + files, level and format from its config); a subscriber
+    // installed here first would silently win over it.
+    if !matches!(cli.command, cli::Command::Serve(_)) {
+        output::init_tracing(cli.global.verbose);
+    }
     match cmd::run(cli) {
         Ok(code) => code,
         Err(error) => {

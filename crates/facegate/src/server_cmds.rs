@@ -75,12 +75,14 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    facegate_server::restrict_umask();
     let config = args.config.load()?;
     let _guard = facegate_server::init_logging(&config)?;
     runtime()?.block_on(facegate_server::serve(config))
 }
 
 pub fn init(args: InitArgs) -> anyhow::Result<()> {
+    facegate_server::restrict_umask();
     let config = args.config.load()?;
     let password = match &args.admin_password_file {
         Some(path) => {
@@ -136,6 +138,7 @@ pub fn audit(args: AuditArgs) -> anyhow::Result<()> {
 }
 
 pub fn audit_verify(args: AuditVerifyArgs) -> anyhow::Result<()> {
+    facegate_server::restrict_umask();
     let config = args.config.load()?;
     let report = runtime()?.block_on(facegate_server::verify_audit(&config))?;
     if args.json {

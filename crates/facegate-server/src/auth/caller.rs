@@ -1,7 +1,9 @@
 //! The [`Caller`] extractor: resolves credentials on every request.
 //!
 //! Roles are re-read from the database on each request (not trusted from the
-//! token), so demoting or removing an account takes effect immediately.
+//! token), so demoting or removing an account takes effect immediately. The
+//! same query checks the token's session (`sid`), so every event that ends a
+//! session ends its access tokens too, with no cache to go stale.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -177,12 +179,12 @@ impl FromRequestParts<AppState> for Caller {
         let claims = state.jwt.verify(&token)?;
         let role = state
             .store
-            .membership_role(&claims.sub, &claims.org)
+            .session_role(&claims.sub, &claims.org, &claims.sid)
             .await?
             .ok_or_else(|| {
                 ApiError::unauthorized(
-                    "invalid_token",
-                    "the account behind this token is disabled or no longer a member of the organisation",
+                    "session_ended",
+                    "this token's session has ended (logged out, refreshed, revoked, or the account is disabled or no longer a member); log in again or use the newest token",
                 )
             })?;
         Ok(Caller {
@@ -221,9 +223,7 @@ async fn caller_from_api_key(state: &AppState, key: &str) -> Result<Caller, ApiE
             "the API key has expired",
         ));
     }
-    if !state.limiter.check_key(&found.id) {
-        return Err(crate::ratelimit::too_many("this API key"));
-    }
+    state.limiter.check_key(&found.id)?;
     let stale = found
         .last_used_at
         .is_none_or(|t| facegate_store::now_ms() - t > 60_000);

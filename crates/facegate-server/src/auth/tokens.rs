@@ -18,6 +18,12 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// Session id: the refresh-token row issued with this token. The token is
+    /// honoured only while that session is current, so logout, rotation,
+    /// reuse detection, disabling and removal end it at once. Tokens from
+    /// before sessions were bound lack it and are refused as ended sessions.
+    #[serde(default)]
+    pub sid: String,
     /// Always `access`; refresh tokens are not JWTs.
     pub typ: String,
 }
@@ -40,10 +46,13 @@ impl JwtKeys {
         }
     }
 
+    /// Sign an access token for `account_id` acting in `org_id`, bound to
+    /// session `session_id`; returns the token and its expiry (Unix seconds).
     pub fn issue(
         &self,
         account_id: &str,
         org_id: &str,
+        session_id: &str,
         ttl_secs: u64,
     ) -> Result<(String, i64), ApiError> {
         let now = chrono::Utc::now().timestamp();
@@ -54,6 +63,7 @@ impl JwtKeys {
             iat: now,
             exp,
             jti: uuid::Uuid::new_v4().to_string(),
+            sid: session_id.to_string(),
             typ: "access".into(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)

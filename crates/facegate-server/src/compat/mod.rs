@@ -3,11 +3,13 @@
 //! Request bodies here are lenient about extra fields because the seed
 //! clients send some we do not use. See the README's compatibility table.
 
+pub mod doc;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use facegate_store::{AttendanceFilter, PeopleFilter, Person, PersonStatus, Role, SpoofSource};
@@ -18,7 +20,7 @@ use crate::client_ip::ClientIp;
 use crate::engine::primary_face;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::flows::{
-    IdentifyOut, MarkParams, Sighting, decide_access, identify, mark_attendance,
+    IdentifyOut, MarkParams, Sighting, decide_access_by_name, identify, mark_attendance,
     record_identify_spoofs, record_spoof,
 };
 use crate::image_input::{decode_base64_image, missing_image};
@@ -42,6 +44,8 @@ pub fn router() -> Router<AppState> {
         .route("/employees/", get(employees_list).post(employees_create))
         .route("/attendance", get(attendance_list).post(attendance_mark))
         .route("/attendance/", get(attendance_list).post(attendance_mark))
+        .route("/attendance/{employee_id}", get(attendance_of))
+        .route("/attendance/{employee_id}/", get(attendance_of))
         .route(
             "/employees/{id}",
             get(employee_get)
@@ -151,7 +155,7 @@ async fn access(
     let user = field(&body, &["user", "user_id", "credential", "card"])
         .ok_or_else(|| ApiError::invalid("`user` is required (RFID/NFC code or employee id)"))?;
     let device = field(&body, &["device_id", "device"]);
-    let mut out = decide_access(&state, &caller.org_id, None, Some(user.clone()), device).await?;
+    let mut out = decide_access_by_name(&state, &caller.org_id, user.clone(), device).await?;
     out["access"] = out["decision"].clone();
     out["user"] = json!(user);
     Ok(Json(out))
@@ -352,12 +356,47 @@ async fn main_flow(
     Ok(Json(v))
 }
 
+/// The login body: JSON, or the OAuth2 password form the FastAPI seed
+/// posts (`application/x-www-form-urlencoded`: `username`, `password`, and
+/// `grant_type`/`scope`/`client_id`, which are ignored).
+fn login_body(headers: &HeaderMap, body: &Bytes) -> ApiResult<Value> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| {
+            ApiError::bad_request("invalid_body", format!("the form is not valid: {e}"))
+        })?;
+        return Ok(Value::Object(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        ));
+    }
+    if content_type.starts_with("application/json") || content_type.contains("+json") {
+        let v: Value = serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+        })?;
+        object(&v)?;
+        return Ok(v);
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "send JSON (`application/json`) or the OAuth2 password form (`application/x-www-form-urlencoded`)",
+    ))
+}
+
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    ApiJson(body): ApiJson<Value>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    object(&body)?;
+    let body = login_body(&headers, &body)?;
     let email = field(&body, &["email", "username"])
         .ok_or_else(|| ApiError::invalid("`username` (email) is required"))?;
     let password = match body.get("password") {
@@ -433,6 +472,24 @@ async fn employee_update(
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Operator, Scope::People)?;
     object(&body)?;
+    // As on /api/v1: a field that cannot be cleared is refused as null
+    // rather than read as "keep".
+    for name in [
+        "name",
+        "full_name",
+        "employee_id",
+        "external_id",
+        "department",
+        "email",
+        "status",
+        "is_active",
+    ] {
+        if body.get(name).is_some_and(Value::is_null) {
+            return Err(ApiError::invalid(format!(
+                "`{name}` must not be null: leave the field out to keep its value"
+            )));
+        }
+    }
     let p = find_person(&state, &caller.org_id, &id).await?;
     let status =
         match (
@@ -478,6 +535,29 @@ async fn attendance_list(State(state): State<AppState>, caller: Caller) -> ApiRe
         .list_attendance(
             &caller.org_id,
             &AttendanceFilter {
+                limit: 1000,
+                ..AttendanceFilter::default()
+            },
+        )
+        .await?;
+    Ok(Json(json!(records)))
+}
+
+/// `GET /attendance/{employee_id}`: one person's records (by external id or
+/// person id), newest first, as the list route answers them.
+async fn attendance_of(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Viewer, Scope::Read)?;
+    let p = find_person(&state, &caller.org_id, &id).await?;
+    let (records, _) = state
+        .store
+        .list_attendance(
+            &caller.org_id,
+            &AttendanceFilter {
+                person_id: Some(p.id),
                 limit: 1000,
                 ..AttendanceFilter::default()
             },

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::responses::Items;
-use super::{check_id, optional_text};
+use super::{check_id, non_null, optional_text};
 use crate::auth::password::{check_password_policy, hash_password};
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
@@ -104,9 +104,13 @@ async fn read(
 #[serde(deny_unknown_fields)]
 pub struct UpdateAccount {
     #[schema(value_type = Option<String>)]
+    #[serde(default, deserialize_with = "non_null")]
     pub role: Option<Role>,
+    #[serde(default, deserialize_with = "non_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     pub password: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     pub disabled: Option<bool>,
 }
 

@@ -13,7 +13,6 @@ use crate::auth::tokens::{new_refresh_token, sha256_hex};
 use crate::auth::{Caller, Principal};
 use crate::client_ip::ClientIp;
 use crate::error::{ApiError, ApiJson, ApiResult};
-use crate::ratelimit::too_many;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -50,9 +49,7 @@ pub async fn do_login(
     ip: std::net::IpAddr,
     req: LoginRequest,
 ) -> ApiResult<TokenResponse> {
-    if !state.limiter.check_login(ip) {
-        return Err(too_many("this address (login attempts)"));
-    }
+    state.limiter.check_login(ip)?;
     let email = req.email.trim().to_lowercase();
     if email.is_empty() || req.password.is_empty() {
         return Err(ApiError::invalid("`email` and `password` are required"));
@@ -129,31 +126,37 @@ pub async fn do_login(
     .await
 }
 
+/// Issue an access token bound to `session`, the refresh-token row already
+/// stored by a rotation, or to a new session (and refresh token) at login.
 async fn issue_tokens(
     state: &AppState,
     account_id: &str,
     org_id: &str,
     role: &str,
-    family: Option<&str>,
+    session: Option<&str>,
 ) -> ApiResult<TokenResponse> {
     let cfg = &state.config.auth;
-    let (access_token, _) = state
-        .jwt
-        .issue(account_id, org_id, cfg.access_token_ttl_secs)?;
     let (refresh_token, hash) = new_refresh_token();
-    if family.is_none() {
-        let family = uuid::Uuid::new_v4().to_string();
+    let session_id = match session {
+        Some(id) => id.to_string(),
+        None => {
+            let family = uuid::Uuid::new_v4().to_string();
+            state
+                .store
+                .insert_refresh_token(
+                    &hash,
+                    &family,
+                    account_id,
+                    org_id,
+                    now_ms() + cfg.refresh_token_ttl_secs as i64 * 1000,
+                )
+                .await?
+        }
+    };
+    let (access_token, _) =
         state
-            .store
-            .insert_refresh_token(
-                &hash,
-                &family,
-                account_id,
-                org_id,
-                now_ms() + cfg.refresh_token_ttl_secs as i64 * 1000,
-            )
-            .await?;
-    }
+            .jwt
+            .issue(account_id, org_id, &session_id, cfg.access_token_ttl_secs)?;
     Ok(TokenResponse {
         access_token,
         refresh_token,
@@ -229,7 +232,7 @@ async fn refresh(
         &grant.account_id,
         &grant.org_id,
         role.as_str(),
-        Some(&grant.family_id),
+        Some(&grant.session_id),
     )
     .await?;
     tokens.refresh_token = new_token;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::responses::Items;
-use super::{check_id, optional_text, required_text};
+use super::{check_id, non_null, optional_text, required_text};
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::state::AppState;
@@ -89,9 +89,13 @@ async fn read(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDevice {
+    #[serde(default, deserialize_with = "non_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     pub kind: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     pub location: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     pub enabled: Option<bool>,
 }
 

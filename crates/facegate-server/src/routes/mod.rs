@@ -117,3 +117,20 @@ where
 {
     Option::<T>::deserialize(d).map(Some)
 }
+
+/// For PATCH fields that cannot be cleared: absent is `None` (keep the
+/// value), `null` is refused rather than silently read as "keep". Use with
+/// `#[serde(default, deserialize_with = "non_null")]`; the JSON extractor
+/// names the field in the 422 it answers.
+pub fn non_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    match Option::<T>::deserialize(d)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(serde::de::Error::custom(
+            "must not be null: leave the field out to keep its value",
+        )),
+    }
+}

@@ -11,7 +11,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::responses::Items;
-use super::{check_id, required_text};
+use super::{check_id, non_null, required_text};
 use crate::auth::{Caller, Principal, Scope};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::rules::validate_settings;
@@ -74,9 +74,11 @@ async fn current(State(state): State<AppState>, caller: Caller) -> ApiResult<Jso
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrg {
+    #[serde(default, deserialize_with = "non_null")]
     pub name: Option<String>,
     /// Partial business rules; omitted keys keep their value.
     #[schema(value_type = Object)]
+    #[serde(default, deserialize_with = "non_null")]
     pub settings: Option<Value>,
 }
 

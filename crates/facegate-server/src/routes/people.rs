@@ -8,7 +8,7 @@ use facegate_store::{PeopleFilter, Person, PersonFields, PersonStatus, Role};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Page, Paging, check_id, double_option, optional_text, required_text};
+use super::{Page, Paging, check_id, double_option, non_null, optional_text, required_text};
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::state::AppState;
@@ -126,11 +126,16 @@ async fn read(
 #[derive(Debug, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePerson {
+    #[serde(default, deserialize_with = "non_null")]
     pub external_id: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     pub department: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     pub email: Option<String>,
     #[schema(value_type = Option<String>)]
+    #[serde(default, deserialize_with = "non_null")]
     pub status: Option<PersonStatus>,
     /// `null` removes the credential.
     #[serde(default, deserialize_with = "double_option")]

@@ -223,3 +223,166 @@ async fn auth_flow(db: Db) {
 }
 
 both_backends!(auth_flow_tests, auth_flow);
+
+/// Every event that ends a session ends the access tokens issued with it, at
+/// once: logout, rotation (the old token), refresh-token reuse (the newest
+/// token too), disabling the account, a new password, removal from the
+/// organisation and deleting the organisation.
+async fn access_tokens_end_with_their_session(db: Db) {
+    let Some(srv) = TestServer::start(db, false, |_| {}).await else {
+        return;
+    };
+    let org = srv.init_org("Acme", "owner@acme.test").await;
+    let login = |email: &'static str| {
+        let srv = &srv;
+        async move {
+            let (s, t) = srv.try_login(email, PASSWORD).await;
+            assert_eq!(s, StatusCode::OK, "{t}");
+            (
+                Auth::Bearer(t["access_token"].as_str().unwrap().to_string()),
+                t["refresh_token"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+    let works = |auth: Auth| {
+        let srv = &srv;
+        async move { srv.get("/api/v1/people", &auth).await.0 == StatusCode::OK }
+    };
+    let ended = |auth: Auth| {
+        let srv = &srv;
+        async move {
+            let (s, b) = srv.get("/api/v1/people", &auth).await;
+            assert_eq!(
+                assert_error(s, &b, StatusCode::UNAUTHORIZED),
+                "session_ended"
+            );
+        }
+    };
+    let refresh = |r: String| {
+        let srv = &srv;
+        async move {
+            srv.post(
+                "/api/v1/auth/refresh",
+                &Auth::None,
+                json!({"refresh_token": r}),
+            )
+            .await
+        }
+    };
+
+    // Logout.
+    let (access, r) = login("owner@acme.test").await;
+    assert!(works(access.clone()).await);
+    let (s, _) = srv
+        .post(
+            "/api/v1/auth/logout",
+            &Auth::None,
+            json!({"refresh_token": r}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    ended(access).await;
+
+    // Rotation: the old access token ends, the new one works; other sessions
+    // of the same account are untouched.
+    let (other_session, _) = login("owner@acme.test").await;
+    let (a1, r1) = login("owner@acme.test").await;
+    let (s, t2) = refresh(r1.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{t2}");
+    let a2 = Auth::Bearer(t2["access_token"].as_str().unwrap().to_string());
+    ended(a1).await;
+    assert!(works(a2.clone()).await);
+    assert!(works(other_session.clone()).await);
+
+    // Reuse of a spent refresh token revokes the session: the newest access
+    // token ends too.
+    let (s, b) = refresh(r1).await;
+    assert_eq!(
+        assert_error(s, &b, StatusCode::UNAUTHORIZED),
+        "refresh_token_reused"
+    );
+    ended(a2).await;
+    assert!(works(other_session.clone()).await);
+
+    // A new password ends every session of the account, including this one.
+    let (s, me) = srv.get("/api/v1/auth/me", &other_session).await;
+    assert_eq!(s, StatusCode::OK);
+    let owner_id = me["account"]["id"].as_str().unwrap().to_string();
+    let (s, b) = srv
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/accounts/{owner_id}"),
+            &other_session,
+            Some(json!({"password": "another long password"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    ended(other_session).await;
+    ended(org.owner.clone()).await;
+    let (s, t) = srv
+        .try_login("owner@acme.test", "another long password")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let owner = Auth::Bearer(t["access_token"].as_str().unwrap().to_string());
+
+    // Disabling and removing accounts.
+    let member = |email: &'static str| {
+        let srv = &srv;
+        let owner = owner.clone();
+        async move {
+            let (s, b) = srv
+                .post(
+                    "/api/v1/accounts",
+                    &owner,
+                    json!({"email": email, "password": PASSWORD, "role": "viewer"}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+            b["id"].as_str().unwrap().to_string()
+        }
+    };
+    let disabled_id = member("disabled@acme.test").await;
+    let (disabled, _) = login("disabled@acme.test").await;
+    assert!(works(disabled.clone()).await);
+    let (s, b) = srv
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/accounts/{disabled_id}"),
+            &owner,
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    ended(disabled).await;
+
+    let removed_id = member("removed@acme.test").await;
+    let (removed, _) = login("removed@acme.test").await;
+    assert!(works(removed.clone()).await);
+    let (s, b) = srv
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/accounts/{removed_id}"),
+            &owner,
+            None,
+        )
+        .await;
+    assert!(s.is_success(), "{s} {b}");
+    ended(removed).await;
+
+    // Deleting the organisation ends its members' sessions.
+    let (s, b) = srv
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/organisations/{}", org.id),
+            &owner,
+            Some(json!({"confirm": "Acme"})),
+        )
+        .await;
+    assert!(s.is_success(), "{s} {b}");
+    let (s, _) = srv.get("/api/v1/people", &owner).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    srv.stop().await;
+}
+
+both_backends!(session_binding_tests, access_tokens_end_with_their_session);

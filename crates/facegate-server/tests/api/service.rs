@@ -1,6 +1,6 @@
 //! Probes, metrics, headers, OpenAPI, config errors, rate limits.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::common::*;
@@ -127,9 +127,17 @@ async fn generated_jwt_key_is_private_and_rate_limits_apply() {
     }
     let mut limited = false;
     for _ in 0..10 {
-        let (s, b) = srv.get("/healthz", &Auth::None).await;
+        let resp = srv
+            .req(Method::GET, "/healthz", &Auth::None)
+            .send()
+            .await
+            .unwrap();
+        let wait = retry_after(&resp);
+        let (s, b) = read(resp).await;
         if s == StatusCode::TOO_MANY_REQUESTS {
             assert_eq!(b["error"]["code"], "rate_limited");
+            // 5 a minute: a token every 12 s.
+            assert!(wait.is_some_and(|w| (1..=12).contains(&w)), "{wait:?}");
             limited = true;
             break;
         }
@@ -159,7 +167,27 @@ async fn login_rate_limit() {
         codes.push(s.as_u16());
     }
     assert_eq!(codes, vec![401, 401, 401, 429, 429]);
+    let resp = srv
+        .req(Method::POST, "/api/v1/auth/login", &Auth::None)
+        .json(&json!({"email": "x@y.test", "password": "whatever123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    // 3 a minute: a token every 20 s.
+    let wait = retry_after(&resp);
+    assert!(wait.is_some_and(|w| (1..=20).contains(&w)), "{wait:?}");
     srv.stop().await;
+}
+
+/// The `Retry-After` seconds of a response, if it has a valid one.
+fn retry_after(resp: &reqwest::Response) -> Option<u64> {
+    resp.headers()
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 #[test]
@@ -250,6 +278,13 @@ async fn per_key_rate_limit() {
         );
     }
     assert_eq!(codes, vec![200, 200, 200, 429, 429]);
+    let resp = srv
+        .req(Method::GET, "/api/v1/people", &Auth::Key(key.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after(&resp).is_some_and(|w| (1..=20).contains(&w)));
     // Accounts are not affected by the key's limit.
     assert_eq!(
         srv.get("/api/v1/people", &org.owner).await.0,

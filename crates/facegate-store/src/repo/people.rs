@@ -77,6 +77,27 @@ impl Store {
         row.as_ref().map(person_from_row).transpose()
     }
 
+    /// Active people whose name is `name` (trimmed, ASCII case ignored), at
+    /// most `limit`: the seed clients name people rather than cards, so
+    /// callers need to tell "one" from "several".
+    pub async fn find_active_people_by_name(
+        &self,
+        org_id: &str,
+        name: &str,
+        limit: i64,
+    ) -> Result<Vec<Person>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLS} FROM people WHERE org_id = $1 AND status = 'active' \
+             AND LOWER(TRIM(name)) = LOWER($2) ORDER BY created_at, id LIMIT $3"
+        ))
+        .bind(org_id)
+        .bind(name.trim())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(person_from_row).collect()
+    }
+
     /// The person holding an RFID code or NFC tag.
     pub async fn find_person_by_credential(
         &self,

@@ -1,9 +1,14 @@
 //! Refresh tokens: opaque random strings, stored as SHA-256 hashes, rotated on
 //! every use. Presenting an already-used token means it was stolen (or
 //! replayed), so the whole family is revoked.
+//!
+//! Each row is also the session an access token is bound to: a token carries
+//! the row's id (`sid`) and is honoured only while that row is neither used
+//! (rotated), revoked (logout, reuse, disabled account, new password) nor
+//! deleted (membership removed, organisation deleted). See [`Store::session_role`].
 
 use super::get;
-use crate::{Store, StoreError, new_id, now_ms};
+use crate::{Role, Store, StoreError, new_id, now_ms};
 
 /// Who a refresh token belongs to.
 #[derive(Debug, Clone)]
@@ -11,6 +16,8 @@ pub struct RefreshGrant {
     pub account_id: String,
     pub org_id: String,
     pub family_id: String,
+    /// Id of the row issued by the rotation: the new session id (`sid`).
+    pub session_id: String,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -22,6 +29,8 @@ pub enum RefreshFailure {
 }
 
 impl Store {
+    /// Store a new refresh token; returns its row id, the session id that
+    /// access tokens issued alongside it carry.
     pub async fn insert_refresh_token(
         &self,
         token_hash: &str,
@@ -29,12 +38,13 @@ impl Store {
         account_id: &str,
         org_id: &str,
         expires_at: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
+        let id = new_id();
         sqlx::query(
             "INSERT INTO refresh_tokens (id, token_hash, family_id, account_id, org_id, expires_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(new_id())
+        .bind(&id)
         .bind(token_hash)
         .bind(family_id)
         .bind(account_id)
@@ -43,7 +53,7 @@ impl Store {
         .bind(now_ms())
         .execute(self.pool())
         .await?;
-        Ok(())
+        Ok(id)
     }
 
     /// Consume `old_hash` and issue `new_hash` in the same family, atomically.
@@ -77,6 +87,7 @@ impl Store {
             account_id: get(&row, "account_id")?,
             org_id: get(&row, "org_id")?,
             family_id: get(&row, "family_id")?,
+            session_id: new_id(),
         };
         if consumed == 0 {
             let used_at: Option<i64> = get(&row, "used_at")?;
@@ -97,7 +108,7 @@ impl Store {
             "INSERT INTO refresh_tokens (id, token_hash, family_id, account_id, org_id, expires_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(new_id())
+        .bind(&grant.session_id)
         .bind(new_hash)
         .bind(&grant.family_id)
         .bind(&grant.account_id)
@@ -122,6 +133,35 @@ impl Store {
         .await?
         .rows_affected();
         Ok(n > 0)
+    }
+
+    /// The role behind an access token: `account_id`'s role in `org_id`, but
+    /// only while the account is enabled and the session `session_id` is
+    /// current (not rotated, revoked, expired or deleted). One query, so
+    /// binding tokens to sessions costs no extra round trip per request.
+    pub async fn session_role(
+        &self,
+        account_id: &str,
+        org_id: &str,
+        session_id: &str,
+    ) -> Result<Option<Role>, StoreError> {
+        let row = sqlx::query(
+            "SELECT m.role FROM memberships m \
+             JOIN accounts a ON a.id = m.account_id \
+             JOIN refresh_tokens r ON r.account_id = m.account_id AND r.org_id = m.org_id \
+             WHERE m.account_id = $1 AND m.org_id = $2 AND a.disabled = 0 AND r.id = $3 \
+             AND r.used_at IS NULL AND r.revoked_at IS NULL AND r.expires_at > $4",
+        )
+        .bind(account_id)
+        .bind(org_id)
+        .bind(session_id)
+        .bind(now_ms())
+        .fetch_optional(self.pool())
+        .await?;
+        match row {
+            Some(r) => Ok(Some(get::<String>(&r, "role")?.parse()?)),
+            None => Ok(None),
+        }
     }
 
     /// Revoke every session of an account in one organisation.
