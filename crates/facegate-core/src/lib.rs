@@ -7,6 +7,7 @@
 
 mod embedding;
 mod geometry;
+pub mod plausibility;
 
 pub use embedding::{Embedding, EmbeddingError, dot};
 pub use geometry::{BoundingBox, DetectedFace, Landmarks5, Point};

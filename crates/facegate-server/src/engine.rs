@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use facegate_vision::decode::{DecodeError, DecodeLimits, decode_rgb};
 use facegate_vision::liveness::challenge::{self, ChallengeOptions, ChallengeResult, Prompt};
 use facegate_vision::session::Threading;
-use facegate_vision::{Analysis, AnalyzedFace, Engine, EngineOptions, VisionError};
+use facegate_vision::{Analysis, AnalyzeOptions, AnalyzedFace, Engine, EngineOptions, VisionError};
 use image::RgbImage;
 use tokio::sync::Semaphore;
 
@@ -37,6 +37,8 @@ impl FaceEngine {
                 intra_threads: config.engine_threads,
             },
             decode_limits,
+            // Per request: routes pass the request's or organisation's choice.
+            auto_rotate: false,
         };
         let engine = Engine::load_installed(&config.pack, &options)?;
         Ok(FaceEngine {
@@ -63,6 +65,18 @@ impl FaceEngine {
     pub async fn analyze(&self, bytes: Arc<Vec<u8>>) -> Result<Analysis, ApiError> {
         let engine = self.engine.clone();
         self.on_blocking_pool("engine", move || engine.analyze(&bytes))
+            .await?
+            .map_err(ApiError::from)
+    }
+
+    /// [`FaceEngine::analyze`] with per-request options (`auto_rotate`).
+    pub async fn analyze_with(
+        &self,
+        bytes: Arc<Vec<u8>>,
+        options: AnalyzeOptions,
+    ) -> Result<Analysis, ApiError> {
+        let engine = self.engine.clone();
+        self.on_blocking_pool("engine", move || engine.analyze_with(&bytes, &options))
             .await?
             .map_err(ApiError::from)
     }

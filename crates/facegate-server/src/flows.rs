@@ -60,6 +60,11 @@ pub struct IdentifyOut {
     pub model_id: String,
     pub width: u32,
     pub height: u32,
+    /// Clockwise turn (0, 90, 180, 270) applied to the image before faces
+    /// were found (`auto_rotate`); boxes, landmarks, `width` and `height`
+    /// are those of the turned image.
+    #[schema(value_type = u16)]
+    pub rotation: facegate_vision::rotate::Rotation,
     pub faces: Vec<FaceOut>,
     #[schema(value_type = crate::routes::responses::SearchTimings)]
     pub timings: Value,
@@ -102,6 +107,10 @@ fn timings(analysis: &Analysis, search_ms: f64, started: Instant) -> Value {
 }
 
 /// 1:N search of every face in the image against the organisation's gallery.
+/// The image is turned when no upright face is found only where
+/// `org.settings.auto_rotate` applies to recognition (a route that takes an
+/// `auto_rotate` parameter passes the organisation with it applied, see
+/// [`with_auto_rotate`]).
 pub async fn identify(
     state: &AppState,
     org: &Organisation,
@@ -113,7 +122,10 @@ pub async fn identify(
     let started = Instant::now();
     let engine = state.engine()?.clone();
     let threshold = effective_threshold(state, &org.settings, threshold)?;
-    let analysis = engine.analyze(Arc::new(image)).await?;
+    let options = facegate_vision::AnalyzeOptions {
+        auto_rotate: org.settings.auto_rotate.applies(false),
+    };
+    let analysis = engine.analyze_with(Arc::new(image), options).await?;
     let search_start = Instant::now();
     let faces: Vec<&AnalyzedFace> = if primary_only {
         primary_face(&analysis).into_iter().collect()
@@ -180,10 +192,25 @@ pub async fn identify(
         model_id: engine.model_id().to_string(),
         width: analysis.width,
         height: analysis.height,
+        rotation: analysis.rotation,
         faces: out_faces,
         timings: timings(&analysis, search_ms, started),
     };
     Ok((out, analysis))
+}
+
+/// `org` with a request's `auto_rotate` parameter applied to its settings
+/// for this one request (None: the organisation's own setting stands).
+pub fn with_auto_rotate(org: &Organisation, requested: Option<bool>) -> Organisation {
+    let mut org = org.clone();
+    if let Some(on) = requested {
+        org.settings.auto_rotate = if on {
+            facegate_store::AutoRotate::Always
+        } else {
+            facegate_store::AutoRotate::Never
+        };
+    }
+    org
 }
 
 /// A face whose liveness was judged, as the spoof-event log needs it.

@@ -75,6 +75,36 @@ pub enum UnknownFacePolicy {
     Ignore,
 }
 
+/// When the engine may turn an image by 90°, 270° or 180° because no
+/// plausible upright face was found (photos without an EXIF orientation).
+/// Each turn tried costs one more detection, and only on images without a
+/// usable upright face, so it is a latency question for the live flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AutoRotate {
+    /// Enrolment only (template uploads): photos come from anywhere there,
+    /// while identify, verify, detect, access and attendance come from
+    /// cameras that are mounted upright and must answer fast.
+    #[default]
+    Enrolment,
+    /// Every flow.
+    Always,
+    /// No flow.
+    Never,
+}
+
+impl AutoRotate {
+    /// Whether enrolment (`true`) or a recognition flow (`false`) turns images.
+    pub fn applies(self, enrolment: bool) -> bool {
+        match self {
+            AutoRotate::Enrolment => enrolment,
+            AutoRotate::Always => true,
+            AutoRotate::Never => false,
+        }
+    }
+}
+
 /// Per-organisation business rules, stored as JSON in `organisations.settings`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -99,6 +129,9 @@ pub struct OrgSettings {
     pub store_images: bool,
     /// IANA time zone that defines "day" and schedule windows.
     pub timezone: String,
+    /// Which flows retry turned images when no upright face is found; a
+    /// request's `auto_rotate` parameter overrides it.
+    pub auto_rotate: AutoRotate,
 }
 
 impl Default for OrgSettings {
@@ -114,6 +147,7 @@ impl Default for OrgSettings {
             unknown_face_policy: UnknownFacePolicy::Log,
             store_images: false,
             timezone: "UTC".into(),
+            auto_rotate: AutoRotate::Enrolment,
         }
     }
 }

@@ -14,11 +14,13 @@ use serde::{Deserialize, Serialize};
 use crate::align::Similarity;
 use crate::align::{ARCFACE_112, align_to_template};
 use crate::decode::{DecodeLimits, decode_rgb};
+use crate::detect::refine::{Detection, detect_faces};
 use crate::detect::{Detector, DetectorSettings, mmod::Mmod, mtcnn::Mtcnn, yunet::YuNet};
 use crate::dlib::{DLIB_TEMPLATE_5, FACE_CHIP_PADDING, ShapePredictor, face_chip, face_chip_68};
 use crate::embed::Recognizer;
 use crate::liveness::{LazyPredictor, LivenessModel, LivenessScore};
 use crate::quality::{Quality, assess};
+use crate::rotate::Rotation;
 use crate::session::{SessionPool, Threading};
 use crate::{VisionError, runtime};
 
@@ -29,6 +31,9 @@ pub struct EngineOptions {
     pub data_dir: PathBuf,
     pub threading: Threading,
     pub decode_limits: DecodeLimits,
+    /// [`Engine::analyze`]'s default for [`AnalyzeOptions::auto_rotate`]
+    /// (off here; the CLI turns it on).
+    pub auto_rotate: bool,
 }
 
 impl EngineOptions {
@@ -37,8 +42,18 @@ impl EngineOptions {
             data_dir: data_dir.into(),
             threading: Threading::single_caller(),
             decode_limits: DecodeLimits::default(),
+            auto_rotate: false,
         }
     }
+}
+
+/// Per-call choices for [`Engine::analyze_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnalyzeOptions {
+    /// When no plausible upright face is found, try the image turned by 90°,
+    /// 270° and 180° (in that order) and keep the first turn that has one.
+    /// Costs up to three more detections on images without a usable face.
+    pub auto_rotate: bool,
 }
 
 /// Milliseconds spent in each stage of one request.
@@ -65,8 +80,13 @@ pub struct AnalyzedFace {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
+    /// Size of the analysed image: the decoded one turned by `rotation`.
     pub width: u32,
     pub height: u32,
+    /// Every box and landmark is in the decoded image turned clockwise by
+    /// this (`auto_rotate`); 0 when the faces were found upright.
+    #[serde(default)]
+    pub rotation: Rotation,
     pub faces: Vec<AnalyzedFace>,
     pub timings: Timings,
 }
@@ -82,6 +102,7 @@ pub struct Engine {
     liveness: Option<LivenessModel>,
     landmarks68: Option<LazyPredictor>,
     decode_limits: DecodeLimits,
+    auto_rotate: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -216,6 +237,7 @@ impl Engine {
             shape_predictors,
             recognizers,
             decode_limits: options.decode_limits,
+            auto_rotate: options.auto_rotate,
         })
     }
 
@@ -248,11 +270,24 @@ impl Engine {
         Ok(decode_rgb(bytes, &self.decode_limits)?)
     }
 
+    /// The plausible faces in `image` at the pack's settings (see
+    /// [`crate::detect::refine::detect_faces`]), by descending score.
     pub fn detect(&self, image: &RgbImage) -> Result<Vec<DetectedFace>, VisionError> {
-        self.detector.detect(image, &self.detector_settings)
+        self.detect_with(image, &self.detector_settings)
     }
 
+    /// [`Engine::detect`] with other detector settings.
     pub fn detect_with(
+        &self,
+        image: &RgbImage,
+        settings: &DetectorSettings,
+    ) -> Result<Vec<DetectedFace>, VisionError> {
+        Ok(detect_faces(self.detector.as_ref(), image, settings)?.faces)
+    }
+
+    /// The detector's own output, before the close-up pass, nested-box
+    /// suppression and the plausibility check (for measurements).
+    pub fn detect_raw(
         &self,
         image: &RgbImage,
         settings: &DetectorSettings,
@@ -260,25 +295,94 @@ impl Engine {
         self.detector.detect(image, settings)
     }
 
-    /// Decode, detect, align and embed every face in an encoded image.
+    /// Detect in `image` upright and, when `auto_rotate` and no plausible
+    /// upright face was found, turned until a turn has one: first the turns
+    /// the orientation check voted for on faces it dropped, then the rest
+    /// of [`Rotation::RETRIES`]. Returns the turn kept (none when no turn
+    /// found a face), the image as turned, and what was found in it.
+    pub fn detect_upright<'a>(
+        &self,
+        image: &'a RgbImage,
+        settings: &DetectorSettings,
+        auto_rotate: bool,
+    ) -> Result<(Rotation, std::borrow::Cow<'a, RgbImage>, Detection), VisionError> {
+        let upright = detect_faces(self.detector.as_ref(), image, settings)?;
+        if !upright.faces.is_empty() || !auto_rotate {
+            return Ok((Rotation::None, std::borrow::Cow::Borrowed(image), upright));
+        }
+        let mut order: Vec<Rotation> = Vec::with_capacity(3);
+        for rotation in upright.turned.iter().chain(&Rotation::RETRIES) {
+            if !order.contains(rotation) {
+                order.push(*rotation);
+            }
+        }
+        for rotation in order {
+            let turned = rotation.apply(image);
+            let found = detect_faces(self.detector.as_ref(), &turned, settings)?;
+            if !found.faces.is_empty() {
+                tracing::debug!(
+                    degrees = rotation.degrees(),
+                    "auto_rotate: faces found turned"
+                );
+                return Ok((rotation, std::borrow::Cow::Owned(turned), found));
+            }
+        }
+        Ok((Rotation::None, std::borrow::Cow::Borrowed(image), upright))
+    }
+
+    /// Decode, detect, align and embed every face in an encoded image, with
+    /// the engine's default options ([`EngineOptions::auto_rotate`]).
     pub fn analyze(&self, bytes: &[u8]) -> Result<Analysis, VisionError> {
+        self.analyze_with(
+            bytes,
+            &AnalyzeOptions {
+                auto_rotate: self.auto_rotate,
+            },
+        )
+    }
+
+    /// [`Engine::analyze`] with per-call options.
+    pub fn analyze_with(
+        &self,
+        bytes: &[u8],
+        options: &AnalyzeOptions,
+    ) -> Result<Analysis, VisionError> {
         let start = Instant::now();
         let image = self.decode(bytes)?;
         let decode_ms = ms(start);
-        let mut analysis = self.analyze_image(&image)?;
+        let mut analysis = self.analyze_image_with(&image, options)?;
         analysis.timings.decode_ms = decode_ms;
         Ok(analysis)
     }
 
-    /// Detect, align and embed every face in a decoded image.
+    /// Detect, align and embed every face in a decoded image, with the
+    /// engine's default options.
     pub fn analyze_image(&self, image: &RgbImage) -> Result<Analysis, VisionError> {
+        self.analyze_image_with(
+            image,
+            &AnalyzeOptions {
+                auto_rotate: self.auto_rotate,
+            },
+        )
+    }
+
+    /// [`Engine::analyze_image`] with per-call options. With `auto_rotate`,
+    /// the faces and the reported size are those of the turned image.
+    pub fn analyze_image_with(
+        &self,
+        image: &RgbImage,
+        options: &AnalyzeOptions,
+    ) -> Result<Analysis, VisionError> {
         let start = Instant::now();
-        let faces = self.detect(image)?;
+        let (rotation, image, detection) =
+            self.detect_upright(image, &self.detector_settings, options.auto_rotate)?;
+        let faces = detection.faces;
         let detect_ms = ms(start);
-        let (analyzed, timings) = self.embed_faces(image, &faces)?;
+        let (analyzed, timings) = self.embed_faces(&image, &faces)?;
         Ok(Analysis {
             width: image.width(),
             height: image.height(),
+            rotation,
             faces: analyzed,
             timings: Timings {
                 detect_ms,

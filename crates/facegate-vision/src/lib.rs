@@ -17,10 +17,12 @@ mod error;
 pub mod liveness;
 pub mod quality;
 pub mod resize;
+pub mod rotate;
 pub mod runtime;
 pub mod session;
 
 pub use engine::{
-    Analysis, AnalyzedFace, Engine, EngineOptions, Timings, default_data_dir, dlib_box_for,
+    Analysis, AnalyzeOptions, AnalyzedFace, Engine, EngineOptions, Timings, default_data_dir,
+    dlib_box_for,
 };
 pub use error::VisionError;

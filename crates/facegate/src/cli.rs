@@ -28,6 +28,13 @@ pub struct GlobalArgs {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// When no plausible upright face is found, retry the image turned by
+    /// 90°, 270° and 180° (on by default; photos without an EXIF orientation).
+    #[arg(long, global = true, overrides_with = "no_auto_rotate")]
+    pub auto_rotate: bool,
+    /// Look for upright faces only.
+    #[arg(long, global = true, overrides_with = "auto_rotate")]
+    pub no_auto_rotate: bool,
     /// More logging (-v, -vv).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

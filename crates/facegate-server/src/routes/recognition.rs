@@ -9,8 +9,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use facegate_core::{BoundingBox, Landmarks5};
 use facegate_store::{Role, SpoofSource};
-use facegate_vision::Timings;
 use facegate_vision::quality::Quality;
+use facegate_vision::rotate::Rotation;
+use facegate_vision::{AnalyzeOptions, Timings};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -18,7 +19,9 @@ use utoipa::ToSchema;
 use crate::auth::{Caller, Scope};
 use crate::engine::{primary_face, quality_score};
 use crate::error::{ApiError, ApiResult};
-use crate::flows::{IdentifyOut, effective_threshold, identify, record_identify_spoofs};
+use crate::flows::{
+    IdentifyOut, effective_threshold, identify, record_identify_spoofs, with_auto_rotate,
+};
 use crate::image_input::ImageInput;
 use crate::routes::responses::Verification;
 use crate::state::AppState;
@@ -37,6 +40,9 @@ pub struct IdentifyParams {
     pub top_k: Option<usize>,
     /// Override the organisation's match threshold (cosine similarity).
     pub threshold: Option<f32>,
+    /// Retry the image turned by 90°, 270° and 180° when no upright face is
+    /// found (default: the organisation's `auto_rotate`, off for recognition).
+    pub auto_rotate: Option<bool>,
 }
 
 #[utoipa::path(post, path = "/api/v1/recognition/identify", tag = "recognition",
@@ -54,6 +60,7 @@ async fn identify_route(
     }
     let image = input.require_image()?;
     let org = state.store.get_org(&caller.org_id).await?;
+    let org = with_auto_rotate(&org, input.params.auto_rotate);
     // A copy for spoof-event snapshots, only where images are kept.
     let snapshot = org.settings.store_images.then(|| image.clone());
     let (out, _) = identify(&state, &org, image, top_k, input.params.threshold, false).await?;
@@ -75,6 +82,9 @@ pub struct VerifyParams {
     pub person_id: Option<String>,
     /// ...or with a second image `image2`.
     pub threshold: Option<f32>,
+    /// Retry each image turned when no upright face is found (default: the
+    /// organisation's `auto_rotate`).
+    pub auto_rotate: Option<bool>,
 }
 
 #[utoipa::path(post, path = "/api/v1/recognition/verify", tag = "recognition",
@@ -91,7 +101,13 @@ async fn verify(
     let engine = state.engine()?.clone();
     let org = state.store.get_org(&caller.org_id).await?;
     let threshold = effective_threshold(&state, &org.settings, input.params.threshold)?;
-    let a = engine.analyze(Arc::new(image)).await?;
+    let options = AnalyzeOptions {
+        auto_rotate: input
+            .params
+            .auto_rotate
+            .unwrap_or(org.settings.auto_rotate.applies(false)),
+    };
+    let a = engine.analyze_with(Arc::new(image), options).await?;
     let Some(face_a) = primary_face(&a) else {
         return Ok(Json(
             json!({"faces_found": 0, "decision": "no_face", "score": null, "threshold": threshold,
@@ -134,7 +150,7 @@ async fn verify(
             if image2.is_empty() {
                 return Err(ApiError::invalid("`image2` is empty"));
             }
-            let b = engine.analyze(Arc::new(image2)).await?;
+            let b = engine.analyze_with(Arc::new(image2), options).await?;
             let Some(face_b) = primary_face(&b) else {
                 return Ok(Json(
                     json!({"faces_found": a.faces.len(), "faces_found_image2": 0, "decision": "no_face",
@@ -170,7 +186,11 @@ async fn verify(
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct DetectParams {}
+pub struct DetectParams {
+    /// Retry the image turned by 90°, 270° and 180° when no upright face is
+    /// found (default: the organisation's `auto_rotate`).
+    pub auto_rotate: Option<bool>,
+}
 
 #[utoipa::path(post, path = "/api/v1/recognition/detect", tag = "recognition",
     request_body(content_type = "multipart/form-data", description = "image"),
@@ -183,7 +203,17 @@ async fn detect(
     caller.require(Role::Operator, Scope::Recognize)?;
     let started = Instant::now();
     let image = input.require_image()?;
-    let a = state.engine()?.analyze(Arc::new(image)).await?;
+    let org = state.store.get_org(&caller.org_id).await?;
+    let options = AnalyzeOptions {
+        auto_rotate: input
+            .params
+            .auto_rotate
+            .unwrap_or(org.settings.auto_rotate.applies(false)),
+    };
+    let a = state
+        .engine()?
+        .analyze_with(Arc::new(image), options)
+        .await?;
     let faces: Vec<DetectedFace> = a
         .faces
         .iter()
@@ -200,6 +230,7 @@ async fn detect(
         faces_found: faces.len(),
         width: a.width,
         height: a.height,
+        rotation: a.rotation,
         decision: if faces.is_empty() { "no_face" } else { "faces" },
         faces,
         timings: DetectTimings {
@@ -238,6 +269,11 @@ pub struct Detection {
     pub faces_found: usize,
     pub width: u32,
     pub height: u32,
+    /// Clockwise turn (0, 90, 180, 270) applied to the image before faces
+    /// were found (`auto_rotate`); boxes, landmarks, `width` and `height`
+    /// are those of the turned image.
+    #[schema(value_type = u16)]
+    pub rotation: Rotation,
     pub faces: Vec<DetectedFace>,
     /// `faces` or `no_face`.
     pub decision: &'static str,

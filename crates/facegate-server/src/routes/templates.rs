@@ -9,8 +9,9 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use facegate_core::BoundingBox;
 use facegate_store::{PersonStatus, Role, Template};
-use facegate_vision::Timings;
 use facegate_vision::quality::Quality;
+use facegate_vision::rotate::Rotation;
+use facegate_vision::{AnalyzeOptions, Timings};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -37,6 +38,9 @@ pub fn router() -> Router<AppState> {
 pub struct EnrolParams {
     /// Refuse images with more than one face instead of using the largest.
     pub single_face: Option<bool>,
+    /// Retry the image turned by 90°, 270° and 180° when no upright face is
+    /// found (default: the organisation's `auto_rotate`, which is on for enrolment).
+    pub auto_rotate: Option<bool>,
 }
 
 /// The face an enrolment used.
@@ -49,6 +53,10 @@ pub struct EnrolledFace {
     pub detector_score: f32,
     #[schema(value_type = super::responses::FaceQuality)]
     pub quality: Quality,
+    /// Clockwise turn (0, 90, 180, 270) applied to the image before the
+    /// face was found (`auto_rotate`); `box` is in the turned image.
+    #[schema(value_type = u16)]
+    pub rotation: Rotation,
     #[schema(value_type = super::responses::EngineTimings)]
     pub timings: Timings,
 }
@@ -59,7 +67,8 @@ pub struct Enrolment {
     pub face: EnrolledFace,
 }
 
-/// Enrol the largest face of an image for a person. Shared with the
+/// Enrol the largest face of an image for a person, turning the image when
+/// the organisation's `auto_rotate` says so for enrolment. Shared with the
 /// compatibility routes.
 pub async fn enrol_image(
     state: &AppState,
@@ -67,6 +76,18 @@ pub async fn enrol_image(
     person_id: &str,
     image: Vec<u8>,
     single_face: bool,
+) -> ApiResult<(Template, EnrolledFace)> {
+    enrol_image_with(state, org_id, person_id, image, single_face, None).await
+}
+
+/// [`enrol_image`] with the request's `auto_rotate` (None: the organisation's).
+pub async fn enrol_image_with(
+    state: &AppState,
+    org_id: &str,
+    person_id: &str,
+    image: Vec<u8>,
+    single_face: bool,
+    auto_rotate: Option<bool>,
 ) -> ApiResult<(Template, EnrolledFace)> {
     let engine = state.engine()?.clone();
     let person = state.store.get_person(org_id, person_id).await?;
@@ -77,7 +98,10 @@ pub async fn enrol_image(
     }
     let org = state.store.get_org(org_id).await?;
     let image = Arc::new(image);
-    let analysis = engine.analyze(image.clone()).await?;
+    let options = AnalyzeOptions {
+        auto_rotate: auto_rotate.unwrap_or(org.settings.auto_rotate.applies(true)),
+    };
+    let analysis = engine.analyze_with(image.clone(), options).await?;
     if analysis.faces.is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -115,6 +139,7 @@ pub async fn enrol_image(
         bbox: face.face.bbox,
         detector_score: face.face.score,
         quality: face.quality,
+        rotation: analysis.rotation,
         timings: analysis.timings,
     };
     Ok((template, details))
@@ -134,12 +159,13 @@ async fn enrol(
     // Tenant check before anything else, so foreign ids read as not found.
     state.store.get_person(&caller.org_id, &id).await?;
     let image = input.require_image()?;
-    let (template, details) = enrol_image(
+    let (template, details) = enrol_image_with(
         &state,
         &caller.org_id,
         &id,
         image,
         input.params.single_face.unwrap_or(false),
+        input.params.auto_rotate,
     )
     .await?;
     Ok((

@@ -3,6 +3,7 @@
 
 pub mod mmod;
 pub mod mtcnn;
+pub mod refine;
 pub mod yunet;
 
 use facegate_core::{BoundingBox, DetectedFace};

@@ -49,6 +49,9 @@ struct BenchReport {
     chip_throughput: Option<ChipBench>,
     #[serde(skip_serializing_if = "Option::is_none")]
     chip_throughput_skipped: Option<String>,
+    /// Cost of the plausibility check, the close-up pass and auto_rotate,
+    /// on the throughput image.
+    safeguards: super::bench_faults::SafeguardBench,
     peak_rss_mib: f64,
 }
 
@@ -331,6 +334,8 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<ExitCode> {
         rows.push(time_image(&single, name, bytes, args.iterations)?);
     }
     let (throughput_name, throughput_bytes) = &inputs[0];
+    let safeguards =
+        super::bench_faults::run(&single, throughput_name, throughput_bytes, args.iterations)?;
     let single_ips = throughput(&single, throughput_bytes, 1, args.seconds);
     drop(single);
     let parallel = ctx.engine(Threading::per_core())?;
@@ -349,6 +354,7 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<ExitCode> {
         all_cores_images_per_second: all_ips,
         chip_throughput,
         chip_throughput_skipped,
+        safeguards,
         peak_rss_mib: peak_rss_mib(),
     };
     if ctx.json {
@@ -425,6 +431,7 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<ExitCode> {
             }
             (None, None) => {}
         }
+        super::bench_faults::print(&report.safeguards);
         println!("peak RSS {:.0} MiB", report.peak_rss_mib);
     }
     Ok(ExitCode::SUCCESS)

@@ -87,6 +87,9 @@ pub fn enroll(json_output: bool, args: EnrollArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
     let options = EngineOptions {
         threading: Threading::per_core(),
+        // Enrolment photos come from anywhere; a sideways one must not
+        // silently enrol nobody.
+        auto_rotate: true,
         ..EngineOptions::new(config.models_dir())
     };
     let engine = Engine::load_installed(&config.pack, &options).with_context(|| {

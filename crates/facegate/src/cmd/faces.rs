@@ -54,11 +54,14 @@ pub fn detect(ctx: &Ctx, args: DetectArgs) -> anyhow::Result<ExitCode> {
         let outcome = read(&path)
             .and_then(|bytes| Ok(engine.decode(&bytes)?))
             .and_then(|image| {
-                let faces = engine.detect_with(&image, &settings)?;
-                Ok((image, faces))
+                let (rotation, turned, found) =
+                    engine.detect_upright(&image, &settings, ctx.auto_rotate)?;
+                Ok((turned.into_owned(), rotation, found.faces))
             });
         match outcome {
-            Ok((image, faces)) => {
+            // With auto_rotate, `image` and every coordinate are the decoded
+            // image turned clockwise by `rotation`.
+            Ok((image, rotation, faces)) => {
                 if let Some(dir) = &args.annotate {
                     let out = annotated_path(dir, &path);
                     annotate::draw_faces(image.clone(), &faces)
@@ -66,7 +69,11 @@ pub fn detect(ctx: &Ctx, args: DetectArgs) -> anyhow::Result<ExitCode> {
                         .with_context(|| format!("writing {}", out.display()))?;
                 }
                 if !ctx.json {
-                    println!("{}: {} face(s)", path.display(), faces.len());
+                    let turned = match rotation.degrees() {
+                        0 => String::new(),
+                        d => format!(" (image turned {d}° clockwise)"),
+                    };
+                    println!("{}: {} face(s){turned}", path.display(), faces.len());
                     for (i, f) in faces.iter().enumerate() {
                         let b = f.bbox;
                         let lm: Vec<String> = f
@@ -87,7 +94,7 @@ pub fn detect(ctx: &Ctx, args: DetectArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
                 let faces: Vec<FaceJson> = faces.iter().map(FaceJson::from).collect();
-                results.push(json!({"path": path, "width": image.width(), "height": image.height(), "faces": faces}));
+                results.push(json!({"path": path, "width": image.width(), "height": image.height(), "rotation": rotation, "faces": faces}));
             }
             Err(e) => {
                 failures += 1;
@@ -139,7 +146,7 @@ pub fn encode(ctx: &Ctx, args: FilesArgs) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|f| json!({"box": FaceJson::from(&f.face).bbox, "score": f.face.score, "embedding": f.embedding}))
                     .collect();
-                results.push(json!({"path": path, "model": engine.model_id(), "faces": faces}));
+                results.push(json!({"path": path, "model": engine.model_id(), "rotation": analysis.rotation, "faces": faces}));
             }
             Err(e) => {
                 failures += 1;

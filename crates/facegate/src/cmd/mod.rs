@@ -2,6 +2,7 @@
 
 mod annotate;
 mod bench;
+mod bench_faults;
 pub mod enroll;
 mod eval_detect;
 mod eval_lfw;
@@ -49,6 +50,8 @@ pub struct Ctx {
     /// The pack was chosen by `auto`, not named.
     pub pack_is_auto: bool,
     pub json: bool,
+    /// `--auto-rotate` (the default) unless `--no-auto-rotate`.
+    pub auto_rotate: bool,
 }
 
 impl Ctx {
@@ -61,12 +64,15 @@ impl Ctx {
             pack,
             pack_is_auto: global.pack == facegate_models::pack::AUTO,
             json: global.json,
+            // The flags override each other, so the last one given wins.
+            auto_rotate: global.auto_rotate || !global.no_auto_rotate,
         }
     }
 
     pub fn engine(&self, threading: Threading) -> anyhow::Result<Engine> {
         let options = EngineOptions {
             threading,
+            auto_rotate: self.auto_rotate,
             ..EngineOptions::new(&self.data_dir)
         };
         Engine::load_installed(&self.pack, &options).with_context(|| {
