@@ -1,7 +1,8 @@
 //! Developer tasks, run as `cargo xtask <task>`:
 //!
 //! - `setup`: build the release binary and install the ONNX Runtime library
-//!   and the default model pack into the data directory.
+//!   and the `yunet` model pack (`default` where it cannot be installed)
+//!   into the data directory.
 //! - `test`: install everything the test suite needs (runtime, packs,
 //!   registry archives used as test inputs, a running PostgreSQL), then run
 //!   `cargo test --workspace`.
@@ -62,13 +63,15 @@ fn facegate(root: &Path, profile: &str) -> Command {
 
 fn setup(root: &Path) -> anyhow::Result<()> {
     run(cargo().args(["build", "--release", "-p", "facegate"]))?;
-    run(facegate(root, "release").arg("setup"))?;
+    // Setup installs `yunet` (from the shared copy, else its pinned URL), or
+    // `default` when it cannot.
+    let mut command = facegate(root, "release");
+    command.arg("setup");
     let yunet = shared_dir(root).join("models/yunet");
     if yunet.is_dir() {
-        run(facegate(root, "release")
-            .args(["models", "install", "yunet", "--from"])
-            .arg(&yunet))?;
+        command.arg("--from").arg(&yunet);
     }
+    run(&mut command)?;
     eprintln!("\nfacegate is ready: target/release/facegate --help");
     Ok(())
 }
@@ -157,8 +160,22 @@ fn prepare_test_data(root: &Path) -> anyhow::Result<PathBuf> {
         c.env("FACEGATE_DATA_DIR", &data);
         c
     };
-    run(bin().args([
-        "setup",
+    // `default` by name: setup alone installs it only when `yunet` fails,
+    // and the tests run both.
+    let mut setup = bin();
+    setup.arg("setup");
+    let yunet = shared_dir(root).join("models/yunet");
+    if yunet.is_dir() {
+        setup.arg("--from").arg(&yunet);
+    } else {
+        eprintln!(
+            "note: {} is absent; setup tries YuNet's pinned URL (YuNet tests skip without it)",
+            yunet.display()
+        );
+    }
+    run(setup.args([
+        "--with",
+        "default",
         "--with",
         "dlib",
         "--with",
@@ -166,14 +183,6 @@ fn prepare_test_data(root: &Path) -> anyhow::Result<PathBuf> {
         "--with",
         "mobilefacenet",
     ]))?;
-    let yunet = shared_dir(root).join("models/yunet");
-    if yunet.is_dir() {
-        run(bin()
-            .args(["models", "install", "yunet", "--from"])
-            .arg(&yunet))?;
-    } else {
-        eprintln!("note: {} is absent; YuNet tests will skip", yunet.display());
-    }
     let minifasnet = shared_dir(root).join("models/minifasnet");
     if minifasnet.is_dir() {
         run(bin()

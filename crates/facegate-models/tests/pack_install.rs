@@ -287,6 +287,56 @@ fn a_url_fallback_with_the_wrong_bytes_or_no_file_is_refused() {
     assert!(pack::installed_packs(data.path()).is_empty());
 }
 
+/// A `--from DIR` that lacks a file (one holding registry archives only,
+/// say) gets that file from its fallback; a DIR holding the fallback's own
+/// download under its archive name serves it without the network.
+#[test]
+fn a_from_dir_without_the_file_uses_the_fallback_which_dir_may_hold() {
+    let base = serve(PUBLISHED);
+    let published = [
+        pack::sha256_hex(PUBLISHED[0].1),
+        pack::sha256_hex(PUBLISHED[1].1),
+    ];
+    let m = manifest_with_url_fallbacks(&base, [&published[0], &published[1]]);
+    let partial = tempfile::tempdir().unwrap();
+    std::fs::write(partial.path().join("det.onnx"), b"detector bytes").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let installed = pack::install(&m, data.path(), &options(partial.path(), data.path())).unwrap();
+    assert_eq!(
+        std::fs::read(installed.path("det.onnx")).unwrap(),
+        b"detector bytes",
+        "DIR's own file"
+    );
+    assert_eq!(
+        std::fs::read(installed.path("rec.onnx")).unwrap(),
+        PUBLISHED[1].1,
+        "the fallback for the file DIR lacks"
+    );
+
+    // Nothing listens on port 9 (discard): only DIR can supply the bytes.
+    let offline = manifest_with_url_fallbacks("http://127.0.0.1:9", [&published[0], &published[1]]);
+    let downloads = tempfile::tempdir().unwrap();
+    for (file, (_, bytes)) in ["det", "rec"].into_iter().zip(PUBLISHED) {
+        std::fs::write(
+            downloads.path().join(format!("{file}-published.onnx")),
+            bytes,
+        )
+        .unwrap();
+    }
+    let data = tempfile::tempdir().unwrap();
+    let installed = pack::install(
+        &offline,
+        data.path(),
+        &options(downloads.path(), data.path()),
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::read(installed.path("det.onnx")).unwrap(),
+        PUBLISHED[0].1
+    );
+    assert!(pack::verify(data.path(), "tiny").is_ok());
+}
+
 /// A pack installed by an older facegate keeps its old `pack.toml`; when the
 /// built-in definition's version moves on, the install is reported outdated.
 #[test]

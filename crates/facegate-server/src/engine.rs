@@ -103,15 +103,10 @@ impl FaceEngine {
 impl FaceEngine {
     /// The challenge prompts this pack can check: turns need only the
     /// detector's five landmarks; a blink needs the 68-point predictor that
-    /// a pack lists (as a `.dat`) among its `[liveness]` files. Read from the
-    /// manifest so the predictor is not loaded just to answer this.
+    /// the liveness component (the pack's own or the add-on's) lists as a
+    /// `.dat`. Asked without loading the predictor.
     pub fn challenge_prompts(&self) -> Vec<Prompt> {
-        let blink = self
-            .engine
-            .manifest()
-            .liveness
-            .as_ref()
-            .is_some_and(|l| l.files.iter().any(|f| f.ends_with(".dat")));
+        let blink = self.engine.has_landmarks68();
         Prompt::ALL
             .into_iter()
             .filter(|p| *p != Prompt::Blink || blink)

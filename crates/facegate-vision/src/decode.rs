@@ -5,6 +5,11 @@
 //! refused from its header alone) and the decoder's allocations against
 //! `max_alloc_bytes`. EXIF orientation is applied so geometry is always
 //! reported in the upright image; gray, RGBA and 16-bit inputs become 8-bit RGB.
+//! A file that ends before its format says it should is refused as
+//! [`DecodeError::Truncated`] (see `truncation`), since decoders would fill
+//! the missing part with grey and report success.
+
+mod truncation;
 
 use std::io::Cursor;
 
@@ -55,6 +60,17 @@ pub enum DecodeError {
     },
     #[error("the image has a zero dimension")]
     ZeroSize,
+    /// The file ends before its format says it should (a JPEG without its
+    /// end-of-image marker, a PNG without `IEND`, a WebP shorter than its
+    /// RIFF size, a GIF without its trailer, or a decoder meeting the end of
+    /// the data): an interrupted upload or copy. Bytes after the end are fine.
+    #[error(
+        "the image could not be decoded: the {format} file is truncated (it ends before {missing})"
+    )]
+    Truncated {
+        format: &'static str,
+        missing: &'static str,
+    },
     #[error("the image could not be decoded: {0}")]
     Corrupt(String),
 }
@@ -88,9 +104,14 @@ pub fn decode_dynamic(bytes: &[u8], limits: &DecodeLimits) -> Result<DynamicImag
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
-    if reader.format().is_none() {
+    let Some(format) = reader.format() else {
         return Err(DecodeError::UnknownFormat);
-    }
+    };
+    truncation::check_complete(bytes, format).map_err(|missing| DecodeError::Truncated {
+        format: truncation::format_name(format),
+        missing,
+    })?;
+    let classify = |error| classify(error, format);
     let mut decoder = reader.into_decoder().map_err(classify)?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
@@ -126,9 +147,17 @@ fn check_dimensions(width: u32, height: u32, limits: &DecodeLimits) -> Result<()
     Ok(())
 }
 
-fn classify(error: image::ImageError) -> DecodeError {
+fn classify(error: image::ImageError, format: image::ImageFormat) -> DecodeError {
     match error {
         image::ImageError::Unsupported(_) => DecodeError::UnknownFormat,
+        // The structural check passed but the decoder still ran out of data
+        // (e.g. a chunk that is complete but holds too few rows).
+        image::ImageError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            DecodeError::Truncated {
+                format: truncation::format_name(format),
+                missing: "the end of its image data",
+            }
+        }
         other => DecodeError::Corrupt(other.to_string()),
     }
 }
@@ -155,20 +184,66 @@ mod tests {
         );
     }
 
-    #[test]
-    fn truncated_jpeg_is_corrupt_not_a_panic() {
-        let image = DynamicImage::ImageRgb8(RgbImage::from_fn(64, 48, |x, y| {
-            image::Rgb([x as u8, y as u8, 7])
-        }));
-        let mut jpeg = Vec::new();
+    fn encode(image: &DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+        let mut out = Vec::new();
         image
-            .write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
-            .unwrap();
-        let truncated = &jpeg[..jpeg.len() / 3];
-        assert!(matches!(
-            decode_rgb(truncated, &DecodeLimits::default()),
-            Err(DecodeError::Corrupt(_))
-        ));
+            .write_to(&mut Cursor::new(&mut out), format)
+            .unwrap_or_else(|e| panic!("encoding {format:?}: {e}"));
+        out
+    }
+
+    /// A picture with detail everywhere, so every part of the stream carries
+    /// pixels (a flat image compresses to almost nothing).
+    fn textured(width: u32, height: u32) -> DynamicImage {
+        DynamicImage::ImageRgb8(RgbImage::from_fn(width, height, |x, y| {
+            let v = (x * 7 + y * 13) ^ (x * y);
+            image::Rgb([v as u8, (v >> 3) as u8, (x + y) as u8])
+        }))
+    }
+
+    /// Every format, cut at 40%, at 75% and one byte short, is refused as
+    /// truncated instead of decoding with its missing part filled in.
+    #[test]
+    fn truncated_files_of_every_format_are_refused() {
+        let image = textured(96, 64);
+        let limits = DecodeLimits::default();
+        for (format, name) in [
+            (image::ImageFormat::Jpeg, "JPEG"),
+            (image::ImageFormat::Png, "PNG"),
+            (image::ImageFormat::WebP, "WebP"),
+            (image::ImageFormat::Gif, "GIF"),
+            (image::ImageFormat::Bmp, "BMP"),
+        ] {
+            let whole = encode(&image, format);
+            let decoded = decode_rgb(&whole, &limits)
+                .unwrap_or_else(|e| panic!("the whole {name} file decodes: {e}"));
+            assert_eq!(decoded.dimensions(), (96, 64));
+            for cut in [whole.len() * 2 / 5, whole.len() * 3 / 4, whole.len() - 1] {
+                let err = decode_rgb(&whole[..cut], &limits)
+                    .expect_err(&format!("{name} cut at {cut} of {} decoded", whole.len()));
+                assert!(
+                    matches!(err, DecodeError::Truncated { format, .. } if format == name),
+                    "{name} cut at {cut}: {err:?}"
+                );
+                let message = err.to_string();
+                assert!(message.contains("truncated"), "{message}");
+                assert!(message.contains("could not be decoded"), "{message}");
+            }
+        }
+    }
+
+    /// Cameras and editors append data after a JPEG's end marker (maker
+    /// notes, a second picture); that is a complete image.
+    #[test]
+    fn bytes_after_the_end_of_a_complete_file_are_accepted() {
+        let limits = DecodeLimits::default();
+        for format in [image::ImageFormat::Jpeg, image::ImageFormat::Png] {
+            let mut bytes = encode(&textured(40, 30), format);
+            bytes.extend_from_slice(b"\xff\xd8 trailing vendor data \x00\x01");
+            let decoded = decode_rgb(&bytes, &limits)
+                .unwrap_or_else(|e| panic!("{format:?} with trailing bytes: {e}"));
+            assert_eq!(decoded.dimensions(), (40, 30));
+        }
     }
 
     #[test]

@@ -103,6 +103,8 @@ pub struct Engine {
     landmarks68: Option<LazyPredictor>,
     decode_limits: DecodeLimits,
     auto_rotate: bool,
+    /// The pack whose files `liveness` runs: this one, or the add-on's.
+    liveness_pack: Option<String>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -137,14 +139,31 @@ impl Engine {
                  `facegate models install {name}` updates it"
             );
         }
-        Self::load(&pack, options)
+        // A pack without its own liveness model runs the installed add-on's.
+        let addon = facegate_models::pack::liveness_addon(&options.data_dir, &pack.manifest)?;
+        if let Some(addon) = &addon {
+            tracing::debug!(pack = %name, from = %addon.manifest.name, "liveness add-on");
+        }
+        Self::load_with_liveness(&pack, addon.as_ref(), options)
     }
 
-    /// Load an already-verified pack.
+    /// Load an already-verified pack with only its own components (no
+    /// liveness add-on; [`Engine::load_installed`] adds that).
     pub fn load(pack: &InstalledPack, options: &EngineOptions) -> Result<Self, VisionError> {
         let env = runtime::init(&options.data_dir)?;
         let manifest = pack.manifest.clone();
         let pool = |file: &str| -> Result<SessionPool, VisionError> {
+        Self::load_with_liveness(pack, None, options)
+    }
+
+    /// Load an already-verified pack; when it has no `[liveness]`, take the
+    /// liveness component of `liveness_from` (verified by the caller for
+    /// those files, e.g. by [`facegate_models::pack::liveness_addon`]).
+    pub fn load_with_liveness(
+        pack: &InstalledPack,
+        liveness_from: Option<&InstalledPack>,
+        options: &EngineOptions,
+    ) -> Result<Self, VisionError> {
             SessionPool::from_bytes(env, file, &read(pack, file)?, options.threading)
         };
         let shape_predictors = manifest
@@ -208,30 +227,40 @@ impl Engine {
             .collect::<Result<Vec<_>, VisionError>>()?;
         // `[liveness] files`: the ONNX models in the kind's order, plus
         // optionally a dlib 68-point predictor (`.dat`) for blink challenges.
-        let (liveness, landmarks68) = match &manifest.liveness {
-            Some(spec) => {
+        // Files are read from the pack that holds the component.
+        let liveness_source = match &manifest.liveness {
+            Some(spec) => Some((pack, spec)),
+            None => {
+                liveness_from.and_then(|from| from.manifest.liveness.as_ref().map(|s| (from, s)))
+            }
+        };
+        let (liveness, landmarks68) = match liveness_source {
+            Some((from, spec)) => {
                 let is_dat = |f: &&String| f.ends_with(".dat");
                 let pools = spec
                     .files
                     .iter()
                     .filter(|f| !is_dat(f))
-                    .map(|f| pool(f))
+                    .map(|f| SessionPool::from_bytes(env, f, &read(from, f)?, options.threading))
                     .collect::<Result<Vec<_>, _>>()?;
                 let lazy = spec
                     .files
                     .iter()
                     .find(is_dat)
-                    .map(|f| LazyPredictor::new(pack.path(f)));
-                (Some(LivenessModel::new(spec, pools)?), lazy)
+                    .map(|f| LazyPredictor::new(from.path(f)));
+                let model = LivenessModel::new(spec, pools)?;
+                (Some((model, from.manifest.name.clone())), lazy)
             }
             None => (None, None),
         };
         crate::session::return_freed_memory();
         Ok(Self {
             liveness,
+        let (liveness, liveness_pack) = liveness.unzip();
             landmarks68,
             model_id: manifest.model_id(),
             manifest,
+            liveness_pack,
             detector,
             detector_settings,
             shape_predictors,
@@ -482,7 +511,7 @@ impl Engine {
         ))
     }
 
-    /// The pack's passive liveness model, if it has one.
+    /// The passive liveness model (the pack's own or the add-on's), if any.
     pub fn liveness_model(&self) -> Option<&LivenessModel> {
         self.liveness.as_ref()
     }
@@ -501,6 +530,19 @@ impl Engine {
         self.liveness
             .as_ref()
             .map(|m| m.score(image, faces))
+    /// The pack that supplies the liveness model: this pack, or the liveness
+    /// add-on ([`facegate_models::pack::LIVENESS_ADDON`]) for a pack without
+    /// its own. `None` without a liveness model.
+    pub fn liveness_pack(&self) -> Option<&str> {
+        self.liveness_pack.as_deref()
+    }
+
+    /// Whether blink challenges can be checked: the liveness component lists
+    /// a 68-point landmark model (not loaded until [`Engine::landmarks68`]).
+    pub fn has_landmarks68(&self) -> bool {
+        self.landmarks68.is_some()
+    }
+
             .transpose()
     }
 

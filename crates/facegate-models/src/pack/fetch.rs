@@ -35,7 +35,12 @@ pub fn fetch(source: &Source, options: &FetchOptions) -> Result<Fetched, PackErr
             let candidate = dir.join(archive);
             if candidate.is_file() {
                 verify_archive(source, &candidate)?;
-                return Ok(Fetched::Archive(candidate));
+                // A URL's single file is read from DIR by name, as from the cache.
+                return Ok(if source.kind == SourceKind::Url && !is_archive(archive) {
+                    Fetched::Directory(dir.clone())
+                } else {
+                    Fetched::Archive(candidate)
+                });
             }
         }
         if source.kind == SourceKind::Dir {
@@ -153,6 +158,10 @@ fn url_download(source: &Source, dest: &Path) -> Result<(), PackError> {
             "2147483648",
             "--max-time",
             "1800",
+            // A firewall that drops packets should fail setup's attempt at the
+            // fast pack in seconds, not after the whole transfer budget.
+            "--connect-timeout",
+            "30",
             "--output",
         ])
         .arg(dest)

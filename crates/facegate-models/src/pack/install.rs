@@ -101,7 +101,8 @@ fn stage(manifest: &Manifest, staging: &Path, options: &FetchOptions) -> Result<
 }
 
 /// Where `file` is read from: its own source, or its fallback when that
-/// source is a local directory the user did not supply.
+/// source is a local directory the user did not supply or that lacks the
+/// file (a `--from DIR` holding registry archives only).
 fn origin<'m>(
     manifest: &'m Manifest,
     file: &'m FileEntry,
@@ -113,18 +114,39 @@ fn origin<'m>(
             .ok_or_else(|| PackError::Manifest(format!("unknown source {id}")))
     };
     let source = source_named(&file.source)?;
+    let in_dir = |dir: &PathBuf| {
+        Path::new(&file.member)
+            .file_name()
+            .is_some_and(|base| dir.join(base).is_file())
+    };
     match &file.fallback {
-        Some(fallback) if source.kind == SourceKind::Dir && options.from_dir.is_none() => Ok((
-            source_named(&fallback.source)?,
-            fallback.member.as_str(),
-            fallback.sha256.as_str(),
-        )),
+        Some(fallback)
+            if source.kind == SourceKind::Dir && !options.from_dir.as_ref().is_some_and(in_dir) =>
+        {
+            Ok((
+                source_named(&fallback.source)?,
+                fallback.member.as_str(),
+                fallback.sha256.as_str(),
+            ))
+        }
         _ => Ok((source, file.member.as_str(), file.sha256.as_str())),
     }
 }
 
 /// Load an installed pack and re-hash every file against its lock.
 pub fn verify(data_dir: &Path, name: &str) -> Result<InstalledPack, PackError> {
+    verify_some(data_dir, name, |manifest| {
+        manifest.files.iter().map(|f| f.name.clone()).collect()
+    })
+}
+
+/// Load an installed pack and re-hash the files `select` names against its
+/// lock (for a component another pack borrows, without hashing the rest).
+pub(crate) fn verify_some(
+    data_dir: &Path,
+    name: &str,
+    select: impl FnOnce(&Manifest) -> Vec<String>,
+) -> Result<InstalledPack, PackError> {
     let dir = pack_dir(data_dir, name);
     let manifest_path = dir.join(MANIFEST_FILE);
     if !manifest_path.is_file() {
@@ -136,11 +158,12 @@ pub fn verify(data_dir: &Path, name: &str) -> Result<InstalledPack, PackError> {
     let lock_text = std::fs::read_to_string(&lock_path).map_err(PackError::io(&lock_path))?;
     let lock: Lock = serde_json::from_str(&lock_text)
         .map_err(|e| PackError::Manifest(format!("{}: {e}", lock_path.display())))?;
-    for file in &manifest.files {
-        let expected = lock.files.get(&file.name).ok_or_else(|| {
-            PackError::Manifest(format!("{} is missing from {LOCK_FILE}", file.name))
-        })?;
-        let path = dir.join(&file.name);
+    for file in select(&manifest) {
+        let expected = lock
+            .files
+            .get(&file)
+            .ok_or_else(|| PackError::Manifest(format!("{file} is missing from {LOCK_FILE}")))?;
+        let path = dir.join(&file);
         let bytes = std::fs::read(&path).map_err(PackError::io(&path))?;
         check_hash(&path.display().to_string(), &bytes, expected)?;
     }

@@ -9,12 +9,14 @@
 
 mod archive;
 mod builtin;
+mod compose;
 mod convert;
 mod fetch;
 mod install;
 mod manifest;
 
 pub use builtin::{AUTO, AUTO_PREFERENCE, builtin, builtin_names, resolve};
+pub use compose::{Components, LIVENESS_ADDON, LivenessComponent, components, liveness_addon};
 pub use fetch::{FetchOptions, Fetched, fetch as fetch_source, read as read_fetched};
 pub use install::{
     InstalledPack, Lock, install, installed_manifest, installed_packs, outdated, outdated_manifest,

@@ -31,7 +31,7 @@ fn read_image(engine: &Engine, path: &Path) -> anyhow::Result<RgbImage> {
 
 fn require_model(engine: &Engine, pack: &str) -> anyhow::Result<f32> {
     engine.liveness_threshold().with_context(|| {
-        format!("pack {pack:?} has no [liveness] model (install and use the minifasnet pack: `facegate models install minifasnet --from DIR`, then `--pack minifasnet`)")
+        format!("pack {pack:?} has no liveness model and the liveness add-on is not installed: `facegate models install minifasnet` (with `--from DIR` where GitHub is unreachable) gives every pack one")
     })
 }
 
