@@ -11,5 +11,6 @@ mod liveness_addon;
 mod manage;
 mod openapi;
 mod recognition;
+mod seed_compat;
 mod service;
 mod truncated;

@@ -1,0 +1,360 @@
+//! Regressions from the seed clients' point of view and the security
+//! items that need no face engine: attendance by employee, the OAuth2
+//! password form, access by name, the OpenAPI document listing every
+//! compatibility route and probe, `null` on every PATCH route, and account
+//! creation that does not reveal other organisations' accounts.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::common::*;
+
+async fn seed_routes(db: Db) {
+    let Some(srv) = TestServer::start(db, false, |_| {}).await else {
+        return;
+    };
+    let org = srv.init_org("Acme", "owner@acme.test").await;
+    let (_, key) = srv
+        .api_key(&org, "admin", &["read", "people", "attendance", "access"])
+        .await;
+    let k = Auth::Key(key);
+
+    // The FastAPI seed's OAuth2 password form, on both spellings of the path.
+    for path in ["/auth/login/", "/auth/login"] {
+        let resp = srv
+            .req(Method::POST, path, &Auth::None)
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "owner@acme.test"),
+                ("password", PASSWORD),
+                ("scope", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = read(resp).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {b}");
+        assert_eq!(b["token_type"], "Bearer");
+        let token = b["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string();
+        let (s, _) = srv.get("/employees/", &Auth::Bearer(token)).await;
+        assert_eq!(s, StatusCode::OK, "the form's token works");
+    }
+    let resp = srv
+        .req(Method::POST, "/auth/login/", &Auth::None)
+        .form(&[("username", "owner@acme.test"), ("password", "wrong wrong")])
+        .send()
+        .await
+        .unwrap();
+    let (s, b) = read(resp).await;
+    assert_eq!(
+        assert_error(s, &b, StatusCode::UNAUTHORIZED),
+        "invalid_credentials"
+    );
+    let resp = srv
+        .req(Method::POST, "/auth/login/", &Auth::None)
+        .header("content-type", "text/plain")
+        .body("username=owner@acme.test")
+        .send()
+        .await
+        .unwrap();
+    let (s, b) = read(resp).await;
+    assert_eq!(
+        assert_error(s, &b, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        "unsupported_media_type"
+    );
+
+    // GET /attendance/{employee_id}, with and without the trailing slash
+    // (marked by card, which needs `require_face` off).
+    let (s, b) = srv
+        .call(
+            Method::PATCH,
+            "/api/v1/organisations/current",
+            &org.owner,
+            Some(json!({"settings": {"require_face": false}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = srv
+        .post(
+            "/employees/",
+            &k,
+            json!({"employee_id": "E-1", "name": "Ann Smith", "rfid_code": "CARD-1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let ann_id = b["id"].as_str().unwrap().to_string();
+    let (s, b) = srv
+        .post(
+            "/employees/",
+            &k,
+            json!({"employee_id": "E-2", "name": "Bob"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = srv
+        .post("/attendance/", &k, json!({"credential": "CARD-1"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["recorded"], true, "{b}");
+    for path in ["/attendance/E-1", "/attendance/E-1/"] {
+        let (s, b) = srv.get(path, &k).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {b}");
+        let records = b.as_array().expect("a list");
+        assert_eq!(records.len(), 1, "{b}");
+        assert_eq!(records[0]["person_id"], ann_id.as_str());
+    }
+    let (s, b) = srv.get("/attendance/E-2/", &k).await;
+    assert_eq!((s, b.as_array().map(Vec::len)), (StatusCode::OK, Some(0)));
+    let (s, b) = srv.get(&format!("/attendance/{ann_id}"), &k).await;
+    assert_eq!((s, b.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+    let (s, b) = srv.get("/attendance/NOBODY/", &k).await;
+    assert_eq!(assert_error(s, &b, StatusCode::NOT_FOUND), "not_found");
+
+    // POST /access {user: NAME}: a unique active name is matched (any case),
+    // a shared one is denied as ambiguous, and cards still win.
+    let (s, b) = srv.post("/access", &k, json!({"user": "ann smith"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        (&b["access"], &b["reason"]),
+        (&json!("granted"), &json!("ok")),
+        "{b}"
+    );
+    assert_eq!(b["person"]["external_id"], "E-1", "{b}");
+    let (s, b) = srv
+        .post(
+            "/employees/",
+            &k,
+            json!({"employee_id": "E-3", "name": "Ann Smith"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = srv.post("/access", &k, json!({"user": "Ann Smith"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        (&b["access"], &b["reason"]),
+        (&json!("denied"), &json!("ambiguous")),
+        "{b}"
+    );
+    assert!(b["person"].is_null(), "nobody is named: {b}");
+    let (s, b) = srv.post("/access", &k, json!({"user": "CARD-1"})).await;
+    assert_eq!(
+        (s, &b["access"]),
+        (StatusCode::OK, &json!("granted")),
+        "{b}"
+    );
+    // Only active people are matched by name: suspend one Ann, the other is unique.
+    let (s, b) = srv
+        .call(
+            Method::PATCH,
+            "/employees/E-3/",
+            &k,
+            Some(json!({"is_active": false})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = srv.post("/access", &k, json!({"user": "Ann Smith"})).await;
+    assert_eq!((s, &b["reason"]), (StatusCode::OK, &json!("ok")), "{b}");
+    let (s, b) = srv.post("/access", &k, json!({"user": "Nobody"})).await;
+    assert_eq!(
+        (s, &b["reason"]),
+        (StatusCode::OK, &json!("unknown")),
+        "{b}"
+    );
+    // The v1 route does not read names: a credential is a card or an id.
+    let (s, b) = srv
+        .post("/api/v1/access/decide", &k, json!({"credential": "Bob"}))
+        .await;
+    assert_eq!(
+        (s, &b["reason"]),
+        (StatusCode::OK, &json!("unknown")),
+        "{b}"
+    );
+    // Every decision, the ambiguous one included, is in the access log.
+    let (s, log) = srv.get("/api/v1/access-log?per_page=50", &org.owner).await;
+    assert_eq!(s, StatusCode::OK, "{log}");
+    assert!(
+        log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["reason"] == "ambiguous"),
+        "{log}"
+    );
+
+    srv.stop().await;
+}
+
+both_backends!(seed_routes_tests, seed_routes);
+
+/// Every PATCH route refuses `null` for a field it cannot clear, instead of
+/// answering 200 and keeping the old value.
+async fn patch_refuses_null(db: Db) {
+    let Some(srv) = TestServer::start(db, false, |_| {}).await else {
+        return;
+    };
+    let org = srv.init_org("Acme", "owner@acme.test").await;
+    let o = &org.owner;
+    let person = srv.person(&org, "P-1", "Pat").await;
+    let device = srv.device(&org, "Door", "door").await;
+    let account = srv
+        .create(
+            "/api/v1/accounts",
+            o,
+            json!({"email": "op@acme.test", "password": PASSWORD, "role": "operator"}),
+        )
+        .await;
+    let schedule = srv
+        .create(
+            "/api/v1/schedules",
+            o,
+            json!({"name": "Day", "weekdays": ["mon"], "start": "08:00", "end": "18:00"}),
+        )
+        .await;
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            format!("/api/v1/people/{person}"),
+            vec!["name", "external_id", "department", "email", "status"],
+        ),
+        (
+            format!("/api/v1/devices/{device}"),
+            vec!["name", "kind", "location", "enabled"],
+        ),
+        (
+            format!("/api/v1/accounts/{account}"),
+            vec!["name", "role", "password", "disabled"],
+        ),
+        (
+            "/api/v1/organisations/current".to_string(),
+            vec!["name", "settings"],
+        ),
+        (
+            format!("/api/v1/schedules/{schedule}"),
+            vec!["name", "weekdays", "start", "end"],
+        ),
+        (
+            "/employees/P-1/".to_string(),
+            vec!["name", "employee_id", "status", "is_active"],
+        ),
+    ];
+    for (path, fields) in &cases {
+        let (_, before) = srv.get(path, o).await;
+        for field in fields {
+            let mut body = serde_json::Map::new();
+            body.insert(field.to_string(), Value::Null);
+            for method in [Method::PATCH]
+                .into_iter()
+                .chain(path.starts_with("/employees").then_some(Method::PUT))
+            {
+                let (s, b) = srv
+                    .call(method.clone(), path, o, Some(Value::Object(body.clone())))
+                    .await;
+                assert_eq!(
+                    s,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "{method} {path} {{{field}: null}}: {b}"
+                );
+                let message = b["error"]["message"].as_str().unwrap_or("");
+                assert!(
+                    message.contains(field) && message.contains("null"),
+                    "{method} {path}: the message names the field: {b}"
+                );
+            }
+        }
+        let (_, after) = srv.get(path, o).await;
+        assert_eq!(before, after, "{path} changed by a refused PATCH");
+    }
+    // Where null means "clear", it still does.
+    let (s, b) = srv
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/people/{person}"),
+            o,
+            Some(json!({"rfid_code": "C-9"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = srv
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/people/{person}"),
+            o,
+            Some(json!({"rfid_code": null})),
+        )
+        .await;
+    assert_eq!((s, &b["rfid_code"]), (StatusCode::OK, &Value::Null), "{b}");
+    srv.stop().await;
+}
+
+both_backends!(patch_null_tests, patch_refuses_null);
+
+/// The document lists the compatibility routes and the probes, and every
+/// path it lists is served (no "route not found" for any of them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_lists_compat_routes_and_probes() {
+    let Some(srv) = TestServer::start(Db::Sqlite, false, |_| {}).await else {
+        return;
+    };
+    let (s, doc) = srv.get("/api/v1/openapi.json", &Auth::None).await;
+    assert_eq!(s, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+        ("/health", "get"),
+        ("/access", "post"),
+        ("/enroll", "post"),
+        ("/recognize", "post"),
+        ("/main", "post"),
+        ("/identity", "post"),
+        ("/liveness", "post"),
+        ("/auth/login/", "post"),
+        ("/employees/", "get"),
+        ("/employees/{id}/", "patch"),
+        ("/attendance/", "post"),
+        ("/attendance/{employee_id}/", "get"),
+        ("/attendance/{employee_id}", "get"),
+        ("/embeddings/enroll/", "post"),
+        ("/embeddings/add/", "post"),
+        ("/embeddings/delete_all/{id}/", "post"),
+        ("/embeddings/archive_all/{id}/", "post"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not in the document"
+        );
+    }
+    assert_eq!(paths["/healthz"]["get"]["security"], json!([{}]));
+    assert!(
+        paths["/auth/login/"]["post"]["requestBody"]["content"]
+            .get("application/x-www-form-urlencoded")
+            .is_some()
+    );
+    for (path, item) in paths {
+        if path.starts_with("/api/v1/") {
+            continue;
+        }
+        let concrete = path
+            .replace("{id}", "E-404")
+            .replace("{employee_id}", "E-404");
+        for (method, _) in item.as_object().unwrap() {
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let resp = srv.req(m, &concrete, &Auth::None).send().await.unwrap();
+            let (s, b) = read(resp).await;
+            let unrouted = s == StatusCode::METHOD_NOT_ALLOWED
+                || (s == StatusCode::NOT_FOUND
+                    && b["error"]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("route ")));
+            assert!(
+                !unrouted,
+                "{method} {path} is documented but not served: {s} {b}"
+            );
+        }
+    }
+    srv.stop().await;
+}
