@@ -14,4 +14,5 @@ pub mod dlib;
 pub mod onnx;
 pub mod pack;
 pub mod runtime;
+pub mod swagger_ui;
 pub mod tflite;

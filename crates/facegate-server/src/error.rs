@@ -22,6 +22,9 @@ pub struct ApiError {
     /// Sent as `Retry-After` (seconds): when a 429 or 503 knows how long
     /// the client should wait.
     pub retry_after_secs: Option<u64>,
+    /// Machine-readable context for the client (`error.details`), e.g. the
+    /// faces found when a photo has several.
+    pub details: Option<serde_json::Value>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -33,7 +36,13 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_secs: None,
+            details: None,
         }
+    }
+    /// Attach `error.details`.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
     }
     /// Ask the client to wait `secs` (at least 1) before retrying.
     pub fn with_retry_after(mut self, secs: u64) -> Self {
@@ -92,6 +101,11 @@ pub struct ErrorDetail {
     pub code: String,
     /// For people: says what was wrong and, where it helps, how to fix it.
     pub message: String,
+    /// Present on some errors, for programs: `multiple_faces` lists the
+    /// `faces` found (`index`, `box`, `score`) so the caller can choose one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }
 
 impl IntoResponse for ApiError {
@@ -100,6 +114,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code.to_string(),
                 message: self.message,
+                details: self.details,
             },
         });
         let mut response = (self.status, body).into_response();

@@ -3,9 +3,10 @@
 //!
 //! The `utoipa-swagger-ui` crate downloads its assets at build time, which
 //! offline builds cannot do. Instead `/docs` is a small page that loads the
-//! `swagger-ui-dist` files from `DATA_DIR/swagger-ui/` (install with
-//! `npm pack swagger-ui-dist` and unpack its `package/` there); without them
-//! the page links the raw document.
+//! `swagger-ui-dist` files `facegate setup` installs (pinned by version and
+//! sha256) into `swagger-ui/` of the data directory, or of `models_dir`
+//! where setup put the packs; without them the page links the raw document
+//! and says how to install them.
 
 use std::path::PathBuf;
 
@@ -231,8 +232,18 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
+/// Where `facegate setup` installed the assets: with the data, or with the
+/// packs when `models_dir` is elsewhere.
 fn assets_dir(state: &AppState) -> PathBuf {
-    state.config.data_dir.join("swagger-ui")
+    let in_data = state.config.data_dir.join("swagger-ui");
+    let in_models = state.config.models_dir().join("swagger-ui");
+    if !in_data.join("swagger-ui-bundle.js").is_file()
+        && in_models.join("swagger-ui-bundle.js").is_file()
+    {
+        in_models
+    } else {
+        in_data
+    }
 }
 
 async fn docs_page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
@@ -243,7 +254,8 @@ async fn docs_page(State(state): State<AppState>) -> Result<Html<String>, ApiErr
         return Ok(Html(format!(
             "<!doctype html><meta charset=utf-8><title>facegate API</title>\
              <p>The OpenAPI document is at <a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>.</p>\
-             <p>To browse it here, unpack the npm package <code>swagger-ui-dist</code> into <code>{}</code>.</p>",
+             <p>To browse it here, install Swagger UI: run <code>facegate setup</code> (it fetches the npm package \
+             <code>swagger-ui-dist</code>, pinned by version and sha256, into <code>{}</code>), then reload.</p>",
             html_escape(&assets_dir(&state).display().to_string())
         )));
     }

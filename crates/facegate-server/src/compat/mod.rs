@@ -25,7 +25,7 @@ use crate::flows::{
 };
 use crate::image_input::{decode_base64_image, missing_image};
 use crate::routes::people::{CreatePerson, UpdatePerson, apply_update, validate_new};
-use crate::routes::templates::enrol_image;
+use crate::routes::templates::{FaceChoice, FaceParam, enrol_image};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -118,6 +118,24 @@ fn image_field(v: &Value) -> ApiResult<Vec<u8>> {
     ))
 }
 
+/// `face`: which face of a group photo to enrol (`largest` or an index);
+/// without it, a photo of several faces is refused as on `/api/v1`.
+fn face_choice(body: &Value) -> ApiResult<FaceChoice> {
+    let param = match body.get("face") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(FaceParam::Index(n.as_u64().ok_or_else(|| {
+            ApiError::invalid("`face` must be `largest` or the index of a face (0, 1, ...)")
+        })?)),
+        Some(Value::String(s)) => Some(FaceParam::Text(s.clone())),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "`face` must be `largest` or the index of a face (0, 1, ...)",
+            ));
+        }
+    };
+    FaceChoice::from_params(param.as_ref(), None)
+}
+
 /// A person by uuid or by external (employee) id.
 async fn find_person(state: &AppState, org_id: &str, id: &str) -> ApiResult<Person> {
     if uuid::Uuid::parse_str(id).is_ok()
@@ -199,7 +217,8 @@ async fn enroll(
                 .await?
         }
     };
-    let (template, face) = enrol_image(&state, &caller.org_id, &person.id, image, false).await?;
+    let choice = face_choice(&body)?;
+    let (template, face) = enrol_image(&state, &caller.org_id, &person.id, image, choice).await?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -604,7 +623,8 @@ async fn embeddings_common(
     let image = image_field(body)?;
     let p = find_person(state, &caller.org_id, &id).await?;
     // Analyse first so a bad image leaves the old templates in place.
-    let (template, face) = enrol_image(state, &caller.org_id, &p.id, image, false).await?;
+    let (template, face) =
+        enrol_image(state, &caller.org_id, &p.id, image, face_choice(body)?).await?;
     let mut replaced = 0;
     if replace {
         for t in state.store.list_templates(&caller.org_id, &p.id).await? {

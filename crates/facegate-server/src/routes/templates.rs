@@ -11,7 +11,7 @@ use facegate_core::BoundingBox;
 use facegate_store::{PersonStatus, Role, Template};
 use facegate_vision::quality::Quality;
 use facegate_vision::rotate::Rotation;
-use facegate_vision::{AnalyzeOptions, Timings};
+use facegate_vision::{Analysis, AnalyzeOptions, AnalyzedFace, Timings};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -36,11 +36,114 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolParams {
-    /// Refuse images with more than one face instead of using the largest.
+    /// Which face of a photo with several: `largest` or an index from the
+    /// `multiple_faces` answer. Without it such a photo is refused.
+    pub face: Option<FaceParam>,
+    /// Older spelling: `false` = `face=largest`, `true` = refuse (the default).
     pub single_face: Option<bool>,
     /// Retry the image turned by 90°, 270° and 180° when no upright face is
     /// found (default: the organisation's `auto_rotate`, which is on for enrolment).
     pub auto_rotate: Option<bool>,
+}
+
+/// `face` as sent: a number in JSON, text in forms and query strings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum FaceParam {
+    Index(u64),
+    Text(String),
+}
+
+/// Which face of an enrolment photo to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FaceChoice {
+    /// The photo must show one face; several answer 422 `multiple_faces`
+    /// with their boxes, so a group photo never enrols the wrong person.
+    #[default]
+    Only,
+    /// The largest face.
+    Largest,
+    /// The face at this index of the detector's list (as in the 422).
+    Index(usize),
+}
+
+impl FaceChoice {
+    /// From the request's `face` (and the older `single_face`).
+    pub fn from_params(
+        face: Option<&FaceParam>,
+        single_face: Option<bool>,
+    ) -> Result<FaceChoice, ApiError> {
+        let bad =
+            || ApiError::invalid("`face` must be `largest` or the index of a face (0, 1, ...)");
+        match face {
+            Some(FaceParam::Index(i)) => usize::try_from(*i)
+                .map(FaceChoice::Index)
+                .map_err(|_| bad()),
+            Some(FaceParam::Text(t)) => {
+                let t = t.trim();
+                if t.eq_ignore_ascii_case("largest") {
+                    Ok(FaceChoice::Largest)
+                } else {
+                    t.parse().map(FaceChoice::Index).map_err(|_| bad())
+                }
+            }
+            None if single_face == Some(false) => Ok(FaceChoice::Largest),
+            None => Ok(FaceChoice::Only),
+        }
+    }
+
+    /// The chosen face, or the 422 to answer.
+    fn pick<'a>(self, analysis: &'a Analysis) -> Result<&'a AnalyzedFace, ApiError> {
+        let faces = &analysis.faces;
+        match self {
+            FaceChoice::Only if faces.len() > 1 => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "multiple_faces",
+                format!(
+                    "{} faces were found; send a photo of one face, or choose one with `face` = `largest` or its index (see `details.faces`)",
+                    faces.len()
+                ),
+            )
+            .with_details(faces_found(analysis))),
+            FaceChoice::Index(i) => faces.get(i).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "no_such_face",
+                    format!("`face` = {i}, but the photo has {} face(s)", faces.len()),
+                )
+                .with_details(faces_found(analysis))
+            }),
+            FaceChoice::Only | FaceChoice::Largest => {
+                primary_face(analysis).ok_or_else(ApiError::internal)
+            }
+        }
+    }
+}
+
+/// `{"faces": [{index, box, score}], "rotation"}` for a 422 about faces.
+fn faces_found(analysis: &Analysis) -> serde_json::Value {
+    // Through the f32's shortest decimal form, so a box reads exactly as it
+    // does in a success answer (a JSON `Value` would widen 297.85754 to
+    // 297.8575439453125) and clients can compare the two.
+    let num = |x: f32| {
+        x.to_string()
+            .parse::<f64>()
+            .map_or(serde_json::Value::Null, serde_json::Value::from)
+    };
+    let faces: Vec<serde_json::Value> = analysis
+        .faces
+        .iter()
+        .enumerate()
+        .map(|(index, f)| {
+            let b = f.face.bbox;
+            serde_json::json!({
+                "index": index,
+                "box": {"left": num(b.left), "top": num(b.top), "right": num(b.right), "bottom": num(b.bottom)},
+                "score": num(f.face.score),
+            })
+        })
+        .collect();
+    serde_json::json!({"faces": faces, "rotation": analysis.rotation})
 }
 
 /// The face an enrolment used.
@@ -67,7 +170,7 @@ pub struct Enrolment {
     pub face: EnrolledFace,
 }
 
-/// Enrol the largest face of an image for a person, turning the image when
+/// Enrol the chosen face of an image for a person, turning the image when
 /// the organisation's `auto_rotate` says so for enrolment. Shared with the
 /// compatibility routes.
 pub async fn enrol_image(
@@ -75,9 +178,9 @@ pub async fn enrol_image(
     org_id: &str,
     person_id: &str,
     image: Vec<u8>,
-    single_face: bool,
+    face: FaceChoice,
 ) -> ApiResult<(Template, EnrolledFace)> {
-    enrol_image_with(state, org_id, person_id, image, single_face, None).await
+    enrol_image_with(state, org_id, person_id, image, face, None).await
 }
 
 /// [`enrol_image`] with the request's `auto_rotate` (None: the organisation's).
@@ -86,7 +189,7 @@ pub async fn enrol_image_with(
     org_id: &str,
     person_id: &str,
     image: Vec<u8>,
-    single_face: bool,
+    choice: FaceChoice,
     auto_rotate: Option<bool>,
 ) -> ApiResult<(Template, EnrolledFace)> {
     let engine = state.engine()?.clone();
@@ -109,19 +212,7 @@ pub async fn enrol_image_with(
             "no face was found in the image",
         ));
     }
-    if single_face && analysis.faces.len() > 1 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "multiple_faces",
-            format!(
-                "{} faces were found; enrol with an image of one face",
-                analysis.faces.len()
-            ),
-        ));
-    }
-    let Some(face) = primary_face(&analysis) else {
-        return Err(ApiError::internal());
-    };
+    let face = choice.pick(&analysis)?;
     let stored_image = org.settings.store_images.then(|| image.as_slice());
     let template = state
         .store
@@ -147,7 +238,8 @@ pub async fn enrol_image_with(
 
 #[utoipa::path(post, path = "/api/v1/people/{id}/templates", tag = "templates",
     request_body(content_type = "multipart/form-data", description = "image as multipart `image`, JSON base64 `image`, or raw bytes"),
-    responses((status = 201, description = "template stored", body = Enrolment), (status = 422, description = "not an image / no face")))]
+    params(("face" = Option<String>, Query, description = "which face of a photo with several: `largest` or an index from the `multiple_faces` answer's `details.faces`; without it such a photo answers 422 `multiple_faces`")),
+    responses((status = 201, description = "template stored", body = Enrolment), (status = 422, description = "not an image, no face, or several faces and none chosen (`multiple_faces`, with `details.faces`)")))]
 async fn enrol(
     State(state): State<AppState>,
     caller: Caller,
@@ -158,13 +250,14 @@ async fn enrol(
     check_id("person", &id)?;
     // Tenant check before anything else, so foreign ids read as not found.
     state.store.get_person(&caller.org_id, &id).await?;
+    let choice = FaceChoice::from_params(input.params.face.as_ref(), input.params.single_face)?;
     let image = input.require_image()?;
     let (template, details) = enrol_image_with(
         &state,
         &caller.org_id,
         &id,
         image,
-        input.params.single_face.unwrap_or(false),
+        choice,
         input.params.auto_rotate,
     )
     .await?;

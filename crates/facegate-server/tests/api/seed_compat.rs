@@ -358,3 +358,208 @@ async fn openapi_lists_compat_routes_and_probes() {
     }
     srv.stop().await;
 }
+
+/// A group photo is not enrolled unless the caller says which face: 422
+/// `multiple_faces` with the boxes, then `face=largest` or an index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_photos_need_a_chosen_face() {
+    let Some(shared) = shared_dir() else {
+        eprintln!("SKIP group photo enrolment: ../shared (test images) is not present");
+        return;
+    };
+    let Some(srv) = TestServer::start(Db::Sqlite, true, |_| {}).await else {
+        return;
+    };
+    if !srv.has_engine() {
+        eprintln!(
+            "SKIP group photo enrolment: model pack {:?} is not installed in {}",
+            srv.state().config.pack,
+            models_dir().display()
+        );
+        srv.stop().await;
+        return;
+    }
+    let org = srv.init_org("Acme", "owner@acme.test").await;
+    let o = &org.owner;
+    let group = std::fs::read(shared.join("datasets/peers/face-api.js/test_images/faces.jpg"))
+        .expect("the face-api.js group photo");
+    let person = srv.person(&org, "G-1", "Gail").await;
+    let path = format!("/api/v1/people/{person}/templates");
+
+    let (s, b) = srv
+        .post_image(&path, o, group.clone(), "faces.jpg", "image/jpeg", &[])
+        .await;
+    assert_eq!(
+        assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY),
+        "multiple_faces"
+    );
+    let faces = b["error"]["details"]["faces"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no details.faces: {b}"));
+    assert_eq!(faces.len(), 6, "{b}");
+    for (i, f) in faces.iter().enumerate() {
+        assert_eq!(f["index"], i);
+        assert!(
+            f["box"]["right"].as_f64() > f["box"]["left"].as_f64(),
+            "{f}"
+        );
+    }
+    let (s, t) = srv.get(&path, o).await;
+    assert_eq!(
+        (s, t["items"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0))
+    );
+
+    // By index: the face enrolled is the one that was listed there.
+    let (s, b2) = srv
+        .post_image(
+            &path,
+            o,
+            group.clone(),
+            "faces.jpg",
+            "image/jpeg",
+            &[("face", "2")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b2}");
+    assert_eq!(b2["face"]["box"], faces[2]["box"], "{b2}");
+    // The largest, as a JSON body.
+    let (s, b3) = srv
+        .post(
+            &path,
+            o,
+            json!({"image": base64_of(&group), "face": "largest"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b3}");
+    let area = |b: &Value| {
+        let at = |k: &str| b[k].as_f64().unwrap();
+        (at("right") - at("left")) * (at("bottom") - at("top"))
+    };
+    let largest = faces.iter().map(|f| area(&f["box"])).fold(0.0, f64::max);
+    assert!((area(&b3["face"]["box"]) - largest).abs() < 1e-6, "{b3}");
+    let (s, b) = srv
+        .post_image(
+            &path,
+            o,
+            group.clone(),
+            "faces.jpg",
+            "image/jpeg",
+            &[("face", "6")],
+        )
+        .await;
+    assert_eq!(
+        assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY),
+        "no_such_face"
+    );
+    let (s, b) = srv
+        .post_image(
+            &path,
+            o,
+            group.clone(),
+            "faces.jpg",
+            "image/jpeg",
+            &[("face", "biggest")],
+        )
+        .await;
+    assert_eq!(
+        assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY),
+        "invalid_field"
+    );
+
+    // The seed's /enroll and /embeddings/*: the same rule, `face` in the body.
+    let (s, b) = srv
+        .post(
+            "/enroll",
+            o,
+            json!({"user_id": "G-2", "name": "Gus", "image": base64_of(&group)}),
+        )
+        .await;
+    assert_eq!(
+        assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY),
+        "multiple_faces"
+    );
+    let (s, b) = srv
+        .post(
+            "/enroll",
+            o,
+            json!({"user_id": "G-2", "name": "Gus", "image": base64_of(&group), "face": 0}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = srv
+        .post(
+            "/embeddings/add/",
+            o,
+            json!({"employee_id": "G-2", "image": base64_of(&group)}),
+        )
+        .await;
+    assert_eq!(
+        assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY),
+        "multiple_faces"
+    );
+    srv.stop().await;
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// `/docs` says how to install Swagger UI until `facegate setup` has, then
+/// serves it from the data directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docs_page_serves_the_installed_swagger_ui() {
+    let Some(srv) = TestServer::start(Db::Sqlite, false, |c| {
+        // Not the shared test data, where setup may have installed it.
+        c.models_dir = c.data_dir.join("models");
+    })
+    .await
+    else {
+        return;
+    };
+    let get = |path: &str| {
+        let url = format!("{}{path}", srv.url);
+        let client = srv.client.clone();
+        async move {
+            let resp = client.get(url).send().await.unwrap();
+            (resp.status(), resp.text().await.unwrap())
+        }
+    };
+    let (s, page) = get("/docs").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("facegate setup") && page.contains("/api/v1/openapi.json"),
+        "{page}"
+    );
+    let (s, _) = get("/docs/assets/swagger-ui-bundle.js").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let assets = srv.state().config.data_dir.join("swagger-ui");
+    std::fs::create_dir_all(&assets).unwrap();
+    for (file, text) in [
+        ("swagger-ui.css", "/* css */"),
+        ("swagger-ui-bundle.js", "window.SwaggerUIBundle = 1;"),
+        ("favicon-32x32.png", "png"),
+    ] {
+        std::fs::write(assets.join(file), text).unwrap();
+    }
+    let (s, page) = get("/docs").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("/docs/assets/swagger-ui-bundle.js"), "{page}");
+    let (s, js) = get("/docs/assets/swagger-ui-bundle.js").await;
+    assert_eq!(
+        (s, js.as_str()),
+        (StatusCode::OK, "window.SwaggerUIBundle = 1;")
+    );
+    let (s, init) = get("/docs/assets/facegate-init.js").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(init.contains("/api/v1/openapi.json"));
+    // Only the listed files: nothing else in (or above) the directory.
+    std::fs::write(assets.join("secret.txt"), "no").unwrap();
+    for path in ["/docs/assets/secret.txt", "/docs/assets/..%2Fjwt.key"] {
+        let (s, body) = get(path).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {body}");
+    }
+    srv.stop().await;
+}

@@ -30,6 +30,11 @@ pub struct EnrollArgs {
     /// Organisation name (default: the only one in the database).
     #[arg(long)]
     pub org: Option<String>,
+    /// Enrol the largest face of a photo that shows several; without it
+    /// such photos are skipped with a warning, since the person may not be
+    /// the largest face in a group photo.
+    #[arg(long)]
+    pub largest_face: bool,
     #[command(flatten)]
     pub config: ConfigArgs,
 }
@@ -84,6 +89,7 @@ async fn person_for(store: &Store, org: &Organisation, name: &str) -> anyhow::Re
 }
 
 pub fn enroll(json_output: bool, args: EnrollArgs) -> anyhow::Result<ExitCode> {
+    facegate_server::restrict_umask();
     let config = args.config.load()?;
     let options = EngineOptions {
         threading: Threading::per_core(),
@@ -116,7 +122,7 @@ pub fn enroll(json_output: bool, args: EnrollArgs) -> anyhow::Result<ExitCode> {
     let encoded: Vec<_> = files
         .into_par_iter()
         .map(|(name, path)| {
-            let result = encode(&engine, &path);
+            let result = encode(&engine, &path, args.largest_face);
             bar.inc(1);
             (name, path, result)
         })
@@ -125,7 +131,7 @@ pub fn enroll(json_output: bool, args: EnrollArgs) -> anyhow::Result<ExitCode> {
 
     let rt = runtime()?;
     let summary = rt.block_on(async {
-        let store = Store::connect(&config.database_url(), 2).await.context("opening the database")?;
+        let store = facegate_server::open_store(&config, 2).await?;
         let org = pick_org(&store, args.org.as_deref()).await?;
         let mut rows = Vec::new();
         for (name, _) in &people {
@@ -135,11 +141,13 @@ pub fn enroll(json_output: bool, args: EnrollArgs) -> anyhow::Result<ExitCode> {
             let mut skipped = Vec::new();
             for (_, path, result) in encoded.iter().filter(|(n, _, _)| n == name) {
                 match result {
-                    Ok(Some((embedding, quality))) => {
+                    Ok(Found::One(embedding, quality)) => {
                         store.add_template(&org.id, &person.id, engine.model_id(), embedding, f64::from(*quality), None).await?;
                         added += 1;
                     }
-                    Ok(None) => skipped.push(json!({"path": path, "reason": "no face found"})),
+                    Ok(Found::None) => skipped.push(json!({"path": path, "reason": "no face found"})),
+                    Ok(Found::Several(n)) => skipped.push(json!({"path": path, "faces": n,
+                        "reason": format!("{n} faces found; pass --largest-face to enrol the largest")})),
                     Err(e) => skipped.push(json!({"path": path, "reason": format!("{e:#}")})),
                 }
             }
@@ -160,11 +168,25 @@ pub fn enroll(json_output: bool, args: EnrollArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn encode(engine: &Engine, path: &Path) -> anyhow::Result<Option<(Embedding, f32)>> {
+/// What an enrolment photo gave.
+enum Found {
+    One(Embedding, f32),
+    None,
+    /// Several faces and `--largest-face` not given: skipped.
+    Several(usize),
+}
+
+fn encode(engine: &Engine, path: &Path, largest_face: bool) -> anyhow::Result<Found> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let analysis = engine.analyze(&bytes)?;
-    Ok(main_face(&analysis.faces, |f| f.face.bbox.area())
-        .map(|f| (f.embedding.clone(), f.face.score)))
+    if analysis.faces.len() > 1 && !largest_face {
+        return Ok(Found::Several(analysis.faces.len()));
+    }
+    Ok(
+        main_face(&analysis.faces, |f| f.face.bbox.area()).map_or(Found::None, |f| {
+            Found::One(f.embedding.clone(), f.face.score)
+        }),
+    )
 }
 
 fn person_dirs(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
@@ -184,6 +206,7 @@ fn person_dirs(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
 }
 
 pub fn import(json_output: bool, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    facegate_server::restrict_umask();
     let config = args.config.load()?;
     let limits = facegate_store::import::ImportLimits::default();
     let templates = facegate_store::import::import_file(&args.file, &limits)
@@ -194,9 +217,7 @@ pub fn import(json_output: bool, args: ImportArgs) -> anyhow::Result<ExitCode> {
     };
     let rt = runtime()?;
     let summary = rt.block_on(async {
-        let store = Store::connect(&config.database_url(), 2)
-            .await
-            .context("opening the database")?;
+        let store = facegate_server::open_store(&config, 2).await?;
         let org = pick_org(&store, args.org.as_deref()).await?;
         let mut count = 0;
         for t in &templates {

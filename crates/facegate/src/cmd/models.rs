@@ -41,6 +41,14 @@ pub fn setup(ctx: &Ctx, args: SetupArgs) -> anyhow::Result<ExitCode> {
     for name in args.with_packs {
         install(ctx, &name, &options)?;
     }
+    // `/docs` serves these; like the packs they come pinned from a registry.
+    let docs = facegate_models::swagger_ui::install(&ctx.data_dir, &options)
+        .context("installing Swagger UI (npm swagger-ui-dist) for /docs")?;
+    eprintln!(
+        "Swagger UI {}: {}",
+        facegate_models::swagger_ui::VERSION,
+        docs.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
