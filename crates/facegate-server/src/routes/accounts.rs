@@ -65,7 +65,7 @@ pub fn check_email(email: &str) -> Result<String, ApiError> {
     Ok(e)
 }
 
-#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = CreateAccount, responses((status = 201, description = "created", body = Member), (status = 409, description = "email in use")))]
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = CreateAccount, responses((status = 201, description = "created", body = Member), (status = 409, description = "the email is already a member of this organisation (accounts of other organisations are never revealed)")))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,

@@ -43,6 +43,9 @@ pub struct TokenResponse {
     pub role: String,
 }
 
+/// Accounts checked for one email at login (each costs a password hash).
+const MAX_ACCOUNTS_PER_EMAIL: i64 = 10;
+
 /// Shared by `/api/v1/auth/login` and the compatibility `/auth/login/`.
 pub async fn do_login(
     state: &AppState,
@@ -61,31 +64,55 @@ pub async fn do_login(
         ));
     }
     let wrong = || ApiError::unauthorized("invalid_credentials", "the email or password is wrong");
-    let Some(account) = state.store.find_account_by_email(&email).await? else {
+    // An email is unique per organisation, so several accounts may share it:
+    // the password says which one is logging in.
+    let candidates = state
+        .store
+        .find_accounts_by_email(&email, MAX_ACCOUNTS_PER_EMAIL)
+        .await?;
+    if candidates.is_empty() {
         let _ = verify_password(req.password, state.dummy_hash.clone()).await;
         return Err(wrong());
-    };
+    }
     let now = now_ms();
-    if account.locked_until > now {
-        let secs = (account.locked_until - now) / 1000 + 1;
+    let unlocked: Vec<&Account> = candidates
+        .iter()
+        .filter(|a| a.locked_until <= now)
+        .collect();
+    if unlocked.is_empty() {
+        let until = candidates
+            .iter()
+            .map(|a| a.locked_until)
+            .min()
+            .unwrap_or(now);
+        let secs = (until - now) / 1000 + 1;
         return Err(ApiError::new(
             StatusCode::LOCKED,
             "account_locked",
             format!("too many failed logins; the account is locked for another {secs} s"),
         ));
     }
-    if !verify_password(req.password, account.password_hash.clone()).await {
+    let mut matching = Vec::new();
+    for a in &unlocked {
+        if verify_password(req.password.clone(), a.password_hash.clone()).await {
+            matching.push(*a);
+        }
+    }
+    if matching.is_empty() {
         let cfg = &state.config.auth;
-        let locked = state
-            .store
-            .record_login_failure(
-                &account.id,
-                cfg.max_failed_logins,
-                cfg.lockout_secs as i64 * 1000,
-            )
-            .await?;
-        if locked.is_some() {
-            tracing::warn!(account = %account.id, "account locked after repeated failed logins");
+        let mut locked_all = true;
+        for a in &unlocked {
+            let locked = state
+                .store
+                .record_login_failure(&a.id, cfg.max_failed_logins, cfg.lockout_secs as i64 * 1000)
+                .await?;
+            if locked.is_some() {
+                tracing::warn!(account = %a.id, "account locked after repeated failed logins");
+            } else {
+                locked_all = false;
+            }
+        }
+        if locked_all {
             return Err(ApiError::new(
                 StatusCode::LOCKED,
                 "account_locked",
@@ -96,6 +123,17 @@ pub async fn do_login(
             ));
         }
         return Err(wrong());
+    }
+    // The same password on two accounts: the one in the requested
+    // organisation, else the oldest.
+    let mut account = matching[0];
+    if let Some(org) = &req.organisation_id {
+        for a in &matching {
+            if state.store.membership_role(&a.id, org).await?.is_some() {
+                account = a;
+                break;
+            }
+        }
     }
     if account.disabled {
         return Err(ApiError::unauthorized(

@@ -563,3 +563,62 @@ async fn docs_page_serves_the_installed_swagger_ui() {
     }
     srv.stop().await;
 }
+
+/// Creating an account never reveals that its email has an account in
+/// another organisation: emails are unique per organisation, and the
+/// password tells the two accounts apart at login.
+async fn account_emails_are_per_organisation(db: Db) {
+    let Some(srv) = TestServer::start(db, false, |_| {}).await else {
+        return;
+    };
+    let a = srv.init_org("Alpha", "owner@alpha.test").await;
+    let b = srv.init_org("Beta", "owner@beta.test").await;
+    let create = |org: &Org, password: &str| {
+        let srv = &srv;
+        let owner = org.owner.clone();
+        let body = json!({"email": "Sam@Shared.test", "password": password, "role": "viewer"});
+        async move { srv.post("/api/v1/accounts", &owner, body).await }
+    };
+    let (s, in_a) = create(&a, "alpha password 1").await;
+    assert_eq!(s, StatusCode::CREATED, "{in_a}");
+    // Another organisation's account with that email: created as if new.
+    let (s, in_b) = create(&b, "beta password 22").await;
+    assert_eq!(s, StatusCode::CREATED, "{in_b}");
+    assert!(in_a["id"].is_string() && in_b["id"].is_string(), "{in_b}");
+    assert_ne!(in_a["id"], in_b["id"]);
+    assert_eq!(in_b["email"], "sam@shared.test");
+    // An email already in the admin's own organisation is a conflict there.
+    let (s, again) = create(&b, "beta password 33").await;
+    assert_eq!(assert_error(s, &again, StatusCode::CONFLICT), "conflict");
+    // The owner of another organisation with this email: still not revealed.
+    let (s, b_owner_email) = srv
+        .post(
+            "/api/v1/accounts",
+            &a.owner,
+            json!({"email": "owner@beta.test", "password": "some password 4", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b_owner_email}");
+
+    // Each password opens its own account and organisation.
+    for (password, org) in [("alpha password 1", &a), ("beta password 22", &b)] {
+        let (s, t) = srv.try_login("sam@shared.test", password).await;
+        assert_eq!(s, StatusCode::OK, "{t}");
+        assert_eq!(t["organisation_id"], org.id.as_str(), "{t}");
+        assert_eq!(t["role"], "viewer");
+    }
+    let (s, t) = srv.try_login("owner@beta.test", PASSWORD).await;
+    assert_eq!(
+        (s, &t["organisation_id"]),
+        (StatusCode::OK, &json!(b.id)),
+        "{t}"
+    );
+    let (s, t) = srv.try_login("sam@shared.test", "neither password").await;
+    assert_eq!(
+        assert_error(s, &t, StatusCode::UNAUTHORIZED),
+        "invalid_credentials"
+    );
+    srv.stop().await;
+}
+
+both_backends!(account_email_tests, account_emails_are_per_organisation);

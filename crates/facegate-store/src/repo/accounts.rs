@@ -48,9 +48,28 @@ impl Store {
         account_from_row(&row)
     }
 
+    /// The accounts with this email, oldest first, at most `limit`. An email
+    /// is unique within an organisation, not across them, so logins check
+    /// the password against each.
+    pub async fn find_accounts_by_email(
+        &self,
+        email: &str,
+        limit: i64,
+    ) -> Result<Vec<Account>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.email = $1 ORDER BY a.created_at, a.id LIMIT $2"
+        ))
+        .bind(email)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    /// Any account with this email (the oldest), in any organisation.
     pub async fn find_account_by_email(&self, email: &str) -> Result<Option<Account>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.email = $1"
+            "SELECT {ACCOUNT_COLS} FROM accounts a WHERE a.email = $1 ORDER BY a.created_at, a.id LIMIT 1"
         ))
         .bind(email)
         .fetch_optional(self.pool())
@@ -164,7 +183,9 @@ impl Store {
         member_from_row(&row)
     }
 
-    /// Create a new account as a member of `org_id`.
+    /// Create a new account as a member of `org_id`. The email must not
+    /// belong to a member of `org_id` already; accounts of other
+    /// organisations are neither looked at nor revealed.
     pub async fn create_member(
         &self,
         org_id: &str,
@@ -176,6 +197,25 @@ impl Store {
         let now = now_ms();
         let id = new_id();
         let mut tx = self.pool().begin().await?;
+        // Writing first takes the organisation's row lock (SQLite: the write
+        // lock), so two creations with one email cannot both pass the check.
+        sqlx::query("UPDATE organisations SET updated_at = updated_at WHERE id = $1")
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await?;
+        let taken = sqlx::query(
+            "SELECT 1 AS one FROM accounts a JOIN memberships m ON m.account_id = a.id \
+             WHERE m.org_id = $1 AND a.email = $2",
+        )
+        .bind(org_id)
+        .bind(email)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(
+                "an account with this email is already a member of this organisation".into(),
+            ));
+        }
         sqlx::query(
             "INSERT INTO accounts (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
         )
