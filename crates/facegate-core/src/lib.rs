@@ -5,9 +5,11 @@
 //! in pixel coordinates of the *oriented* source image (after EXIF rotation),
 //! with `x` to the right and `y` down.
 
+pub mod calibration;
 mod embedding;
 mod geometry;
 pub mod plausibility;
 
+pub use calibration::{Decision, FarCurve, FarPoint, OperatingPoint, decide};
 pub use embedding::{Embedding, EmbeddingError, dot};
 pub use geometry::{BoundingBox, DetectedFace, Landmarks5, Point};

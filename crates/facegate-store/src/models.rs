@@ -110,8 +110,22 @@ impl AutoRotate {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct OrgSettings {
-    /// Cosine similarity needed for a match; `None` = the model pack's default.
+    /// A fixed cosine similarity needed for a match, overriding `fpir`;
+    /// `None` (the default) derives the threshold from `fpir`.
     pub match_threshold: Option<f32>,
+    /// Target false-positive identification rate for identification and
+    /// access: the share of people *not* enrolled that may be named as
+    /// someone enrolled, in `(0, 0.5]`. The threshold follows from it, the
+    /// pack's calibrated FAR curve and the number of people enrolled (more
+    /// people, stricter threshold). Default 0.001.
+    pub fpir: f64,
+    /// FPIR for attendance marks, usually looser than access (a wrong
+    /// attendance record is cheaper than an open door); `None` = `fpir`.
+    pub attendance_fpir: Option<f64>,
+    /// When the best two enrolled people score within this cosine margin of
+    /// each other the answer is `ambiguous`, not a name; 0 turns the rule
+    /// off. In `[0, 0.5]`.
+    pub ambiguity_margin: f32,
     /// Attendance records allowed per person per local day.
     pub max_attendance_per_day: u32,
     /// Seconds that must pass between two attendance records of one person.
@@ -138,6 +152,9 @@ impl Default for OrgSettings {
     fn default() -> Self {
         OrgSettings {
             match_threshold: None,
+            fpir: facegate_core::calibration::DEFAULT_FPIR,
+            attendance_fpir: None,
+            ambiguity_margin: facegate_core::calibration::DEFAULT_MARGIN,
             max_attendance_per_day: 2,
             min_interval_seconds: 60,
             require_face: true,

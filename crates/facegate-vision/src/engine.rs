@@ -93,6 +93,9 @@ pub struct Analysis {
 
 pub struct Engine {
     manifest: Manifest,
+    /// The installed pack's `[decision]`, or the built-in definition's when it
+    /// runs the same models (`facegate_models::pack::current_decision`).
+    decision: facegate_models::pack::DecisionSpec,
     model_id: String,
     detector: Box<dyn Detector>,
     detector_settings: DetectorSettings,
@@ -100,11 +103,11 @@ pub struct Engine {
     shape_predictors: Vec<(LandmarksKind, Arc<ShapePredictor>)>,
     recognizers: Vec<Recognizer>,
     liveness: Option<LivenessModel>,
+    /// The pack whose files `liveness` runs: this one, or the add-on's.
+    liveness_pack: Option<String>,
     landmarks68: Option<LazyPredictor>,
     decode_limits: DecodeLimits,
     auto_rotate: bool,
-    /// The pack whose files `liveness` runs: this one, or the add-on's.
-    liveness_pack: Option<String>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -150,9 +153,6 @@ impl Engine {
     /// Load an already-verified pack with only its own components (no
     /// liveness add-on; [`Engine::load_installed`] adds that).
     pub fn load(pack: &InstalledPack, options: &EngineOptions) -> Result<Self, VisionError> {
-        let env = runtime::init(&options.data_dir)?;
-        let manifest = pack.manifest.clone();
-        let pool = |file: &str| -> Result<SessionPool, VisionError> {
         Self::load_with_liveness(pack, None, options)
     }
 
@@ -164,6 +164,9 @@ impl Engine {
         liveness_from: Option<&InstalledPack>,
         options: &EngineOptions,
     ) -> Result<Self, VisionError> {
+        let env = runtime::init(&options.data_dir)?;
+        let manifest = pack.manifest.clone();
+        let pool = |file: &str| -> Result<SessionPool, VisionError> {
             SessionPool::from_bytes(env, file, &read(pack, file)?, options.threading)
         };
         let shape_predictors = manifest
@@ -253,14 +256,15 @@ impl Engine {
             }
             None => (None, None),
         };
+        let (liveness, liveness_pack) = liveness.unzip();
         crate::session::return_freed_memory();
         Ok(Self {
             liveness,
-        let (liveness, liveness_pack) = liveness.unzip();
+            liveness_pack,
             landmarks68,
             model_id: manifest.model_id(),
+            decision: facegate_models::pack::current_decision(&manifest),
             manifest,
-            liveness_pack,
             detector,
             detector_settings,
             shape_predictors,
@@ -279,9 +283,19 @@ impl Engine {
         &self.model_id
     }
 
-    /// Fused cosine similarity at or above which two faces are the same person.
+    /// Fused cosine similarity at or above which two faces are the same
+    /// person in a 1:1 comparison (the pack's best-accuracy point on lfw-dev,
+    /// near equal error: not an identification threshold; see
+    /// [`Engine::far_curve`]).
     pub fn match_threshold(&self) -> f32 {
-        self.manifest.decision.match_threshold
+        self.decision.match_threshold
+    }
+
+    /// The pack's measured false-accept curve, from which open-set
+    /// identification derives its threshold for a target FPIR and gallery
+    /// size. `None` for a pack without calibration.
+    pub fn far_curve(&self) -> Option<&facegate_core::FarCurve> {
+        self.decision.far_curve.as_ref()
     }
 
     pub fn embedding_dim(&self) -> usize {
@@ -516,6 +530,19 @@ impl Engine {
         self.liveness.as_ref()
     }
 
+    /// The pack that supplies the liveness model: this pack, or the liveness
+    /// add-on ([`facegate_models::pack::LIVENESS_ADDON`]) for a pack without
+    /// its own. `None` without a liveness model.
+    pub fn liveness_pack(&self) -> Option<&str> {
+        self.liveness_pack.as_deref()
+    }
+
+    /// Whether blink challenges can be checked: the liveness component lists
+    /// a 68-point landmark model (not loaded until [`Engine::landmarks68`]).
+    pub fn has_landmarks68(&self) -> bool {
+        self.landmarks68.is_some()
+    }
+
     /// Live score at or above which a face counts as live (None without a model).
     pub fn liveness_threshold(&self) -> Option<f32> {
         self.liveness.as_ref().map(LivenessModel::threshold)
@@ -530,19 +557,6 @@ impl Engine {
         self.liveness
             .as_ref()
             .map(|m| m.score(image, faces))
-    /// The pack that supplies the liveness model: this pack, or the liveness
-    /// add-on ([`facegate_models::pack::LIVENESS_ADDON`]) for a pack without
-    /// its own. `None` without a liveness model.
-    pub fn liveness_pack(&self) -> Option<&str> {
-        self.liveness_pack.as_deref()
-    }
-
-    /// Whether blink challenges can be checked: the liveness component lists
-    /// a 68-point landmark model (not loaded until [`Engine::landmarks68`]).
-    pub fn has_landmarks68(&self) -> bool {
-        self.landmarks68.is_some()
-    }
-
             .transpose()
     }
 

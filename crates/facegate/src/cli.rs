@@ -133,9 +133,18 @@ pub struct IdentifyArgs {
     /// Image files or folders to identify.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Largest embedding distance that still counts as a match (default: the pack's threshold).
+    /// Largest embedding distance that still counts as a match; overrides `--fpir`.
     #[arg(long)]
     pub tolerance: Option<f32>,
+    /// Target false-positive identification rate: the share of strangers
+    /// that may be named as a known person. The threshold follows from the
+    /// pack's calibrated FAR curve and the number of known people.
+    #[arg(long, default_value_t = facegate_core::calibration::DEFAULT_FPIR)]
+    pub fpir: f64,
+    /// Answer `ambiguous` when the best two people score within this cosine
+    /// margin of each other (0 turns the rule off).
+    #[arg(long, default_value_t = facegate_core::calibration::DEFAULT_MARGIN)]
+    pub margin: f32,
     /// Print the distance of each match.
     #[arg(long)]
     pub show_distance: bool,
@@ -152,6 +161,11 @@ pub enum EvalCommand {
     Detect(EvalDetectArgs),
     /// Presentation-attack detection error rates (ISO/IEC 30107-3) on a labelled CSV.
     Liveness(EvalLivenessArgs),
+    /// Measure the pack's false-accept curve on every pair of an LFW-layout
+    /// folder: thresholds and TAR at FAR 1e-1 … 1e-6.
+    Calibrate(EvalCalibrateArgs),
+    /// Open-set identification: FNIR at FPIR 1e-2, 1e-3 and the shipped operating point.
+    Identify(EvalIdentifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +179,49 @@ pub struct EvalLfwArgs {
     /// Draw the ROC curve and score distributions to this SVG file.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Cache the images' embeddings in this JSON file (reused when it holds
+    /// the same pack, model and images).
+    #[arg(long)]
+    pub embeddings: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalCalibrateArgs {
+    /// Folder holding `<name>/<name>_<nnnn>.jpg` (lfw-dev's `images`): every
+    /// pair of its images is scored. Tune on lfw-dev only.
+    #[arg(long)]
+    pub root: PathBuf,
+    /// Rewrite the `far_curve` and `calibration` of this pack definition's
+    /// `[decision]` (e.g. `crates/facegate-models/packs/yunet.toml`).
+    #[arg(long)]
+    pub update_pack: Option<PathBuf>,
+    /// Cache the images' embeddings in this JSON file.
+    #[arg(long)]
+    pub embeddings: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalIdentifyArgs {
+    /// Folder holding `<name>/<name>_<nnnn>.jpg` (lfw-dev's `images`).
+    #[arg(long)]
+    pub root: PathBuf,
+    /// Photos enrolled per person; people with more photos than this are
+    /// enrolled, and their other photos are the mated probes.
+    #[arg(long, default_value_t = 1)]
+    pub enrol: usize,
+    /// Target false-positive identification rate of the shipped operating point.
+    #[arg(long, default_value_t = facegate_core::calibration::DEFAULT_FPIR)]
+    pub fpir: f64,
+    /// Also compare template-combination rules, score normalisation and
+    /// ambiguity margins.
+    #[arg(long)]
+    pub compare: bool,
+    /// Draw FNIR against FPIR to this SVG file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Cache the images' embeddings in this JSON file.
+    #[arg(long)]
+    pub embeddings: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -54,6 +54,36 @@ pub fn builtin(name: &str) -> Result<Manifest, PackError> {
     Manifest::from_toml(text)
 }
 
+/// The `[decision]` an installed pack should be run with. Calibration is a
+/// measurement of the pack's models, not part of its files, so when the
+/// built-in definition of the same name runs the same detector, landmark
+/// models and recognizers (same file hashes and settings), its `[decision]`
+/// (newer thresholds, a FAR curve) applies to the installed copy without a
+/// reinstall. Any difference keeps the installed pack's own.
+pub fn current_decision(installed: &Manifest) -> super::DecisionSpec {
+    let Ok(builtin) = builtin(&installed.name) else {
+        return installed.decision.clone();
+    };
+    let hashes = |m: &Manifest| {
+        let mut v: Vec<(String, String)> = m
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), f.sha256.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    let same_models = builtin.detector == installed.detector
+        && builtin.landmarks == installed.landmarks
+        && builtin.recognizers == installed.recognizers
+        && hashes(&builtin) == hashes(installed);
+    if same_models {
+        builtin.decision
+    } else {
+        installed.decision.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -256,6 +256,14 @@ pub struct DecisionSpec {
     /// Where the threshold came from (dataset, protocol), for `models info`.
     #[serde(default)]
     pub calibration: Option<String>,
+    /// Open-set operating points: the threshold for each per-comparison FAR,
+    /// measured on every impostor and genuine pair of lfw-dev by
+    /// `facegate eval calibrate`. Identification derives its threshold from
+    /// it, a target FPIR and the gallery size (`facegate_core::calibration`).
+    /// Absent in packs installed before calibration existed: see
+    /// [`crate::pack::current_decision`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub far_curve: Option<facegate_core::FarCurve>,
 }
 
 impl Manifest {

@@ -15,7 +15,7 @@ mod fetch;
 mod install;
 mod manifest;
 
-pub use builtin::{AUTO, AUTO_PREFERENCE, builtin, builtin_names, resolve};
+pub use builtin::{AUTO, AUTO_PREFERENCE, builtin, builtin_names, current_decision, resolve};
 pub use compose::{Components, LIVENESS_ADDON, LivenessComponent, components, liveness_addon};
 pub use fetch::{FetchOptions, Fetched, fetch as fetch_source, read as read_fetched};
 pub use install::{

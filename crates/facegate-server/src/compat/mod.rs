@@ -20,7 +20,7 @@ use crate::client_ip::ClientIp;
 use crate::engine::primary_face;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::flows::{
-    IdentifyOut, MarkParams, Sighting, decide_access_by_name, identify, mark_attendance,
+    IdentifyOut, MarkParams, Purpose, Sighting, decide_access_by_name, identify, mark_attendance,
     record_identify_spoofs, record_spoof,
 };
 use crate::image_input::{decode_base64_image, missing_image};
@@ -274,18 +274,28 @@ async fn raw_identify(
 ) -> ApiResult<(Value, IdentifyOut)> {
     let image = raw_image(body)?;
     let org = state.store.get_org(&caller.org_id).await?;
-    let (out, _) = identify(state, &org, image, 1, None, true).await?;
+    // Access's FPIR for every raw route, `/main`'s attendance included:
+    // the stricter of the two, since these clients cannot choose.
+    let (out, _) = identify(state, &org, image, 1, None, true, Purpose::Access).await?;
     let face = out.faces.first();
     let best = face.and_then(|f| f.matches.first());
     let matched = face.is_some_and(|f| f.decision == "match");
+    let ambiguous = face.is_some_and(|f| f.decision == "ambiguous");
     let message = match (face, matched, best) {
         (None, _, _) => "no face detected".to_string(),
         (Some(_), true, Some(m)) => format!("identified {}", m.name),
+        _ if ambiguous => "ambiguous face: as close to two enrolled people".to_string(),
         _ => "unknown face".to_string(),
+    };
+    let decision = match (face, matched, ambiguous) {
+        (None, _, _) => "no_face",
+        (_, true, _) => "match",
+        (_, _, true) => "ambiguous",
+        _ => "no_match",
     };
     let v = json!({
         "message": message,
-        "decision": if face.is_none() { "no_face" } else if matched { "match" } else { "no_match" },
+        "decision": decision,
         "user_id": if matched { best.map(|m| json!(m.external_id)) } else { None },
         "name": if matched { best.map(|m| json!(m.name)) } else { None },
         "score": best.map(|m| m.score),
@@ -293,6 +303,7 @@ async fn raw_identify(
         "mean_sim_score": best.map(|m| m.mean_score),
         "liveness_score": face.and_then(|f| f.liveness),
         "threshold": out.threshold,
+        "operating_point": out.operating_point,
         "faces_found": out.faces_found,
         "timings": out.timings,
     });

@@ -28,7 +28,7 @@ pub struct DecideBody {
 
 #[utoipa::path(post, path = "/api/v1/access/decide", tag = "access",
     request_body(content_type = "multipart/form-data", description = "image and/or credential, device_id"),
-    responses((status = 200, description = "granted/denied with reason: unknown, schedule, suspended, liveness, second_factor_missing, mismatch, no_face, device_disabled", body = AccessDecision)))]
+    responses((status = 200, description = "granted/denied with reason: unknown, ambiguous, schedule, suspended, liveness, second_factor_missing, mismatch, no_face, device_disabled", body = AccessDecision)))]
 async fn decide(
     State(state): State<AppState>,
     caller: Caller,

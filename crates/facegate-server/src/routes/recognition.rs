@@ -20,7 +20,7 @@ use crate::auth::{Caller, Scope};
 use crate::engine::{primary_face, quality_score};
 use crate::error::{ApiError, ApiResult};
 use crate::flows::{
-    IdentifyOut, effective_threshold, identify, record_identify_spoofs, with_auto_rotate,
+    IdentifyOut, Purpose, effective_threshold, identify, record_identify_spoofs, with_auto_rotate,
 };
 use crate::image_input::ImageInput;
 use crate::routes::responses::Verification;
@@ -63,7 +63,16 @@ async fn identify_route(
     let org = with_auto_rotate(&org, input.params.auto_rotate);
     // A copy for spoof-event snapshots, only where images are kept.
     let snapshot = org.settings.store_images.then(|| image.clone());
-    let (out, _) = identify(&state, &org, image, top_k, input.params.threshold, false).await?;
+    let (out, _) = identify(
+        &state,
+        &org,
+        image,
+        top_k,
+        input.params.threshold,
+        false,
+        Purpose::Access,
+    )
+    .await?;
     record_identify_spoofs(
         &state,
         &org,
@@ -100,7 +109,15 @@ async fn verify(
     let image = input.require_image()?;
     let engine = state.engine()?.clone();
     let org = state.store.get_org(&caller.org_id).await?;
-    let threshold = effective_threshold(&state, &org.settings, input.params.threshold)?;
+    // 1:1: one comparison, so the organisation's FPIR is the FAR.
+    let operating_point = effective_threshold(
+        &state,
+        &org.settings,
+        input.params.threshold,
+        Purpose::Access,
+        1,
+    )?;
+    let threshold = operating_point.threshold;
     let options = AnalyzeOptions {
         auto_rotate: input
             .params
@@ -111,25 +128,24 @@ async fn verify(
     let Some(face_a) = primary_face(&a) else {
         return Ok(Json(
             json!({"faces_found": 0, "decision": "no_face", "score": null, "threshold": threshold,
-            "timings": {"total_ms": started.elapsed().as_secs_f64() * 1000.0}}),
+            "operating_point": operating_point, "timings": {"total_ms": started.elapsed().as_secs_f64() * 1000.0}}),
         ));
     };
     match (input.params.person_id.as_deref(), input.image2.take()) {
         (Some(person_id), None) => {
             crate::routes::check_id("person", person_id)?;
             let person = state.store.get_person(&caller.org_id, person_id).await?;
-            let scores = state.store.gallery().person_scores(
+            let Some(hit) = state.store.gallery().person_score(
                 &caller.org_id,
                 engine.model_id(),
                 &person.id,
                 &face_a.embedding,
-            );
-            let Some(best) = scores.iter().copied().reduce(f32::max) else {
+            ) else {
                 return Err(ApiError::conflict(
                     "the person has no active face templates for this model",
                 ));
             };
-            let decision = if best >= threshold {
+            let decision = if hit.score >= threshold {
                 "same"
             } else {
                 "different"
@@ -138,10 +154,10 @@ async fn verify(
                 .metrics
                 .record_recognition(decision, started.elapsed().as_secs_f64());
             Ok(Json(json!({
-                "faces_found": a.faces.len(), "decision": decision, "score": best,
-                "min_score": scores.iter().copied().reduce(f32::min),
-                "mean_score": scores.iter().sum::<f32>() / scores.len() as f32,
-                "threshold": threshold, "person": {"id": person.id, "external_id": person.external_id, "name": person.name},
+                "faces_found": a.faces.len(), "decision": decision, "score": hit.score,
+                "best_score": hit.best_score, "min_score": hit.min_score,
+                "mean_score": hit.mean_score,
+                "threshold": threshold, "operating_point": operating_point, "person": {"id": person.id, "external_id": person.external_id, "name": person.name},
                 "liveness": face_a.liveness, "quality": quality_score(face_a),
                 "timings": {"engine": a.timings, "total_ms": started.elapsed().as_secs_f64() * 1000.0},
             })))
@@ -154,7 +170,8 @@ async fn verify(
             let Some(face_b) = primary_face(&b) else {
                 return Ok(Json(
                     json!({"faces_found": a.faces.len(), "faces_found_image2": 0, "decision": "no_face",
-                    "score": null, "threshold": threshold, "message": "no face was found in image2"}),
+                    "score": null, "threshold": threshold, "operating_point": operating_point,
+                    "message": "no face was found in image2"}),
                 ));
             };
             let score = face_a
@@ -171,7 +188,7 @@ async fn verify(
                 .record_recognition(decision, started.elapsed().as_secs_f64());
             Ok(Json(json!({
                 "faces_found": a.faces.len(), "faces_found_image2": b.faces.len(), "decision": decision,
-                "score": score, "threshold": threshold,
+                "score": score, "threshold": threshold, "operating_point": operating_point,
                 "timings": {"image": a.timings, "image2": b.timings, "total_ms": started.elapsed().as_secs_f64() * 1000.0},
             })))
         }

@@ -176,12 +176,16 @@ pub struct Verification {
     pub faces_found_image2: Option<usize>,
     /// `same`, `different` or `no_face`.
     pub decision: String,
-    /// Cosine similarity (the best template's, against a person); `null`
-    /// when a face is missing.
+    /// Cosine similarity (against a person: with their mean template);
+    /// `null` when a face is missing.
     pub score: Option<f32>,
+    /// Against a person: the best single template's cosine.
+    pub best_score: Option<f32>,
     pub min_score: Option<f32>,
     pub mean_score: Option<f32>,
     pub threshold: f32,
+    /// What the threshold stands for (1:1: the organisation's FPIR is the FAR).
+    pub operating_point: crate::flows::OperatingPointOut,
     /// Against a person: who.
     pub person: Option<VerifiedPerson>,
     pub liveness: Option<f32>,

@@ -9,6 +9,7 @@ mod compat;
 mod liveness;
 mod liveness_addon;
 mod manage;
+mod open_set;
 mod openapi;
 mod recognition;
 mod seed_compat;

@@ -3,21 +3,18 @@
 //! Accuracy is k-fold: for each fold, the threshold is the one that is most
 //! accurate on the *other* folds, and the fold is scored at it.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::{Context, bail};
-use facegate_core::{DetectedFace, Embedding, Landmarks5, Point};
-use facegate_vision::Engine;
+use facegate_core::{Embedding, FarCurve};
 use facegate_vision::session::{Threading, available_cores};
-use rayon::prelude::*;
 use serde::Serialize;
 
 use super::Ctx;
+use super::lfw_set::{self, image_path};
 use crate::cli::EvalLfwArgs;
-use crate::output::{print_json, progress};
+use crate::output::print_json;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pair {
@@ -72,10 +69,6 @@ pub fn parse_pairs(text: &str) -> anyhow::Result<Vec<Pair>> {
     Ok(pairs)
 }
 
-fn image_path(root: &Path, (name, number): &(String, u32)) -> PathBuf {
-    root.join(name).join(format!("{name}_{number:04}.jpg"))
-}
-
 #[derive(Debug, Serialize)]
 pub struct LfwReport {
     pub pack: String,
@@ -90,9 +83,22 @@ pub struct LfwReport {
     pub threshold: f32,
     pub tar_at_far_1e3: f64,
     pub far_resolution: f64,
+    /// TAR at lower FARs, over every pair of the images the pairs file names
+    /// (all same-person pairs against all different-person pairs, about 1.25
+    /// million for lfw-dev), where that many impostor pairs resolve the FAR.
+    pub all_pairs: AllPairs,
     pub failed_to_detect: usize,
     pub images_per_second: f64,
     pub cores: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AllPairs {
+    pub genuine: usize,
+    pub impostor: usize,
+    pub tar_at_far_1e3: Option<f64>,
+    pub tar_at_far_1e4: Option<f64>,
+    pub tar_at_far_1e5: Option<f64>,
 }
 
 pub fn run(ctx: &Ctx, args: EvalLfwArgs) -> anyhow::Result<ExitCode> {
@@ -105,45 +111,23 @@ pub fn run(ctx: &Ctx, args: EvalLfwArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .flat_map(|p| [p.a.clone(), p.b.clone()])
         .collect();
-    let images: Vec<(String, u32)> = images.into_iter().collect();
-
-    let bar = progress(images.len(), "embedding");
-    let start = Instant::now();
-    let detections: Vec<anyhow::Result<(image::RgbImage, Option<DetectedFace>)>> = images
-        .par_iter()
-        .map(|key| {
-            let r = detect_central_face(&engine, &image_path(&args.root, key));
-            bar.inc(1);
-            r
-        })
-        .collect();
-    bar.finish_and_clear();
-    // Faces the detector misses are aligned with the mean landmarks of the
-    // found ones: LFW crops are centred, so this is what a fixed crop would do.
-    let found: Vec<&DetectedFace> = detections
-        .iter()
-        .filter_map(|d| d.as_ref().ok()?.1.as_ref())
-        .collect();
-    let failed_to_detect = detections.len() - found.len();
-    let fallback = mean_face(&found).context("no face detected in any image")?;
-    let embeddings: Vec<anyhow::Result<Embedding>> = detections
-        .into_par_iter()
-        .map(|d| {
-            let (image, face) = d?;
-            let face = face.unwrap_or(fallback);
-            let (mut faces, _) = engine.embed_faces(&image, &[face])?;
-            faces.pop().map(|f| f.embedding).context("no embedding")
-        })
-        .collect();
-    let elapsed = start.elapsed().as_secs_f64();
-    let mut by_key = BTreeMap::new();
-    for (key, e) in images.iter().zip(embeddings) {
-        let e = e.with_context(|| format!("{}", image_path(&args.root, key).display()))?;
-        by_key.insert(key.clone(), e);
-    }
+    let set = lfw_set::embed(
+        &engine,
+        &ctx.pack,
+        &args.root,
+        images.into_iter().collect(),
+        args.embeddings.as_deref(),
+    )?;
+    let index = set.index();
+    let embedding = |key: &(String, u32)| -> anyhow::Result<&Embedding> {
+        index
+            .get(key)
+            .map(|&i| &set.embeddings[i])
+            .with_context(|| format!("{} was not embedded", image_path(&args.root, key).display()))
+    };
     let scores: Vec<(usize, f32, bool)> = pairs
         .iter()
-        .map(|p| Ok((p.fold, by_key[&p.a].cosine(&by_key[&p.b])?, p.same)))
+        .map(|p| Ok((p.fold, embedding(&p.a)?.cosine(embedding(&p.b)?)?, p.same)))
         .collect::<anyhow::Result<_>>()?;
 
     let folds = pairs.iter().map(|p| p.fold).max().map_or(0, |f| f + 1);
@@ -173,20 +157,40 @@ pub fn run(ctx: &Ctx, args: EvalLfwArgs) -> anyhow::Result<ExitCode> {
         .sqrt();
     let all: Vec<(f32, bool)> = scores.iter().map(|s| (s.1, s.2)).collect();
     let (tar, far_resolution) = tar_at_far(&all, 1e-3);
+    let (impostor, genuine) = set.all_pair_scores();
+    let curve = FarCurve::measure(&impostor, &genuine, &[1e-3, 1e-4, 1e-5]);
+    let at = |far: f64| {
+        curve
+            .as_ref()
+            .and_then(|c| c.points().iter().find(|p| p.far == far))
+            .map(|p| p.tar)
+    };
+    let all_pairs = AllPairs {
+        genuine: genuine.len(),
+        impostor: impostor.len(),
+        tar_at_far_1e3: at(1e-3),
+        tar_at_far_1e4: at(1e-4),
+        tar_at_far_1e5: at(1e-5),
+    };
     let report = LfwReport {
         pack: ctx.pack.clone(),
         model: engine.model_id().to_owned(),
         pairs: pairs.len(),
         folds,
-        images: images.len(),
+        images: set.keys.len(),
         accuracy: mean,
         accuracy_std: std,
         fold_accuracies,
         threshold: best_threshold(&all),
         tar_at_far_1e3: tar,
         far_resolution,
-        failed_to_detect,
-        images_per_second: images.len() as f64 / elapsed,
+        all_pairs,
+        failed_to_detect: set.failed_to_detect,
+        images_per_second: if set.seconds > 0.0 {
+            set.keys.len() as f64 / set.seconds
+        } else {
+            f64::NAN
+        },
         cores,
     };
     if let Some(svg) = &args.plot {
@@ -211,61 +215,23 @@ pub fn run(ctx: &Ctx, args: EvalLfwArgs) -> anyhow::Result<ExitCode> {
             100.0 * report.tar_at_far_1e3,
             report.far_resolution
         );
-        println!("best threshold (all pairs) {:.4}", report.threshold);
+        let pct = |t: Option<f64>| t.map_or("n/a".to_owned(), |t| format!("{:.2}%", 100.0 * t));
+        let a = &report.all_pairs;
+        println!(
+            "all {} genuine / {} impostor pairs: TAR@FAR=1e-3 {}, 1e-4 {}, 1e-5 {}",
+            a.genuine,
+            a.impostor,
+            pct(a.tar_at_far_1e3),
+            pct(a.tar_at_far_1e4),
+            pct(a.tar_at_far_1e5)
+        );
+        println!("best threshold (listed pairs) {:.4}", report.threshold);
         println!(
             "{:.1} images/s on {} cores",
             report.images_per_second, report.cores
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The detected face nearest the image centre (LFW centres its subject);
-/// retries with a low score threshold before giving up.
-fn detect_central_face(
-    engine: &Engine,
-    path: &Path,
-) -> anyhow::Result<(image::RgbImage, Option<DetectedFace>)> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let image = engine.decode(&bytes)?;
-    let centre = Point::new(image.width() as f32 / 2.0, image.height() as f32 / 2.0);
-    let pick = |faces: Vec<DetectedFace>| {
-        faces.into_iter().min_by(|a, b| {
-            a.bbox
-                .center()
-                .distance(centre)
-                .total_cmp(&b.bbox.center().distance(centre))
-        })
-    };
-    let mut face = pick(engine.detect(&image)?);
-    if face.is_none() {
-        let mut relaxed = *engine.detector_settings();
-        relaxed.score_threshold = 0.3;
-        face = pick(engine.detect_with(&image, &relaxed)?);
-    }
-    Ok((image, face))
-}
-
-fn mean_face(faces: &[&DetectedFace]) -> Option<DetectedFace> {
-    let first = faces.first()?;
-    let n = faces.len() as f32;
-    let mut points = [Point::default(); 5];
-    for (i, p) in points.iter_mut().enumerate() {
-        *p = Point::new(
-            faces.iter().map(|f| f.landmarks.0[i].x).sum::<f32>() / n,
-            faces.iter().map(|f| f.landmarks.0[i].y).sum::<f32>() / n,
-        );
-    }
-    let mut bbox = first.bbox;
-    bbox.left = faces.iter().map(|f| f.bbox.left).sum::<f32>() / n;
-    bbox.top = faces.iter().map(|f| f.bbox.top).sum::<f32>() / n;
-    bbox.right = faces.iter().map(|f| f.bbox.right).sum::<f32>() / n;
-    bbox.bottom = faces.iter().map(|f| f.bbox.bottom).sum::<f32>() / n;
-    Some(DetectedFace {
-        bbox,
-        score: 0.0,
-        landmarks: Landmarks5(points),
-    })
 }
 
 /// Fraction of pairs classified right at `threshold` (same ⇔ score ≥ threshold).

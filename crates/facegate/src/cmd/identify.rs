@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use facegate_core::Embedding;
+use facegate_core::{Decision, Embedding, decide};
 use facegate_vision::Engine;
 use facegate_vision::session::Threading;
 use rayon::prelude::*;
@@ -17,6 +17,18 @@ use crate::output::{print_json, progress};
 struct Known {
     name: String,
     embedding: Embedding,
+}
+
+/// How a match threshold was chosen.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum ThresholdSource {
+    /// `--tolerance`.
+    Tolerance,
+    /// `--fpir`, the pack's FAR curve and the number of known people.
+    Fpir,
+    /// The pack has no FAR curve: its 1:1 threshold.
+    Pack,
 }
 
 pub fn run(ctx: &Ctx, args: IdentifyArgs) -> anyhow::Result<ExitCode> {
@@ -32,12 +44,19 @@ pub fn run(ctx: &Ctx, args: IdentifyArgs) -> anyhow::Result<ExitCode> {
         sessions: threads,
         intra_threads: 1,
     })?;
-    let tolerance = args
-        .tolerance
-        .unwrap_or_else(|| distance_from_cosine(engine.match_threshold()));
+    if let Some(t) = args.tolerance {
+        anyhow::ensure!(
+            t.is_finite() && t >= 0.0,
+            "--tolerance must be a non-negative number"
+        );
+    }
     anyhow::ensure!(
-        tolerance.is_finite() && tolerance >= 0.0,
-        "--tolerance must be a non-negative number"
+        args.fpir.is_finite() && args.fpir > 0.0 && args.fpir < 1.0,
+        "--fpir must be a number between 0 and 1 (exclusive), e.g. 0.001"
+    );
+    anyhow::ensure!(
+        args.margin.is_finite() && (0.0..=0.5).contains(&args.margin),
+        "--margin must be a cosine margin between 0 and 0.5"
     );
 
     let known_files = known_images(&args.known)?;
@@ -76,13 +95,29 @@ pub fn run(ctx: &Ctx, args: IdentifyArgs) -> anyhow::Result<ExitCode> {
     });
     bar.finish_and_clear();
 
+    let gallery = mean_templates(&known);
+    let people = gallery.len();
+    let (threshold, source, operating_point) = match (args.tolerance, engine.far_curve()) {
+        (Some(tolerance), _) => (
+            1.0 - tolerance * tolerance / 2.0,
+            ThresholdSource::Tolerance,
+            None,
+        ),
+        (None, Some(curve)) => {
+            let op = curve.for_fpir(args.fpir, people)?;
+            (op.threshold, ThresholdSource::Fpir, Some(op))
+        }
+        (None, None) => (engine.match_threshold(), ThresholdSource::Pack, None),
+    };
+    let tolerance = distance_from_cosine(threshold);
+
     let unknown = image_files(&args.paths)?;
     let bar = progress(unknown.len(), "identifying");
     let results: Vec<_> = pool.install(|| {
         unknown
             .par_iter()
             .map(|path| {
-                let r = identify_file(&engine, path, &known, tolerance);
+                let r = identify_file(&engine, path, &gallery, threshold, args.margin);
                 bar.inc(1);
                 (path.clone(), r)
             })
@@ -101,19 +136,31 @@ pub fn run(ctx: &Ctx, args: IdentifyArgs) -> anyhow::Result<ExitCode> {
                 rows.push(json!({"path": path, "faces": []}));
             }
             Ok(matches) => {
-                for (name, distance) in &matches {
+                for m in &matches {
                     if ctx.json {
                         continue;
                     }
+                    // face_recognition's output: a name or `unknown_person`
+                    // (also for an ambiguous face: no name is given).
+                    let name = m.name.unwrap_or("unknown_person");
                     if args.show_distance {
-                        println!("{},{name},{distance:.4}", path.display());
+                        println!("{},{name},{:.4}", path.display(), m.distance);
                     } else {
                         println!("{},{name}", path.display());
                     }
                 }
                 let faces: Vec<_> = matches
                     .iter()
-                    .map(|(n, d)| json!({"name": n, "distance": d}))
+                    .map(|m| {
+                        json!({
+                            "name": m.name.unwrap_or("unknown_person"),
+                            "decision": m.decision,
+                            "nearest": m.nearest,
+                            "distance": m.distance,
+                            "score": m.score,
+                            "second_score": m.second_score,
+                        })
+                    })
                     .collect();
                 rows.push(json!({"path": path, "faces": faces}));
             }
@@ -125,7 +172,18 @@ pub fn run(ctx: &Ctx, args: IdentifyArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if ctx.json {
-        print_json(&json!({"tolerance": tolerance, "known": known.len(), "results": rows}))?;
+        print_json(&json!({
+            "tolerance": tolerance,
+            "threshold": threshold,
+            "threshold_source": source,
+            "fpir": operating_point.map(|op| op.fpir),
+            "far": operating_point.map(|op| op.far),
+            "extrapolated": operating_point.map(|op| op.extrapolated),
+            "margin": args.margin,
+            "known": known.len(),
+            "known_people": people,
+            "results": rows,
+        }))?;
     }
     Ok(if failures > 0 {
         ExitCode::from(1)
@@ -161,33 +219,80 @@ fn encode_main_face(engine: &Engine, path: &Path) -> anyhow::Result<Option<Embed
     Ok(main_face(&analysis.faces, |f| f.face.bbox.area()).map(|f| f.embedding.clone()))
 }
 
-/// One `(name, distance)` per face: the nearest known person within
-/// `tolerance`, else `unknown_person` with the nearest distance.
-fn identify_file(
+/// One mean template per known person (the renormalised mean of their
+/// photos' embeddings), as the service's gallery scores people: measured
+/// with `facegate eval identify --compare`, it misses fewer people than the
+/// best single photo at the same FPIR, and it keeps a stranger at one chance
+/// per person, as the FPIR calibration assumes. Its length is the gallery
+/// size the threshold is derived for.
+fn mean_templates(known: &[Known]) -> Vec<Known> {
+    let mut sums: Vec<(String, Vec<f32>)> = Vec::new();
+    for k in known {
+        let values = k.embedding.as_slice();
+        match sums.iter_mut().find(|(n, _)| *n == k.name) {
+            Some((_, sum)) if sum.len() == values.len() => {
+                sum.iter_mut().zip(values).for_each(|(s, v)| *s += v);
+            }
+            Some(_) => {}
+            None => sums.push((k.name.clone(), values.to_vec())),
+        }
+    }
+    sums.into_iter()
+        .filter_map(|(name, sum)| {
+            Embedding::from_raw(sum)
+                .ok()
+                .map(|embedding| Known { name, embedding })
+        })
+        .collect()
+}
+
+/// One face's answer.
+struct FaceMatch<'a> {
+    /// The person named, only for a `match`.
+    name: Option<&'a str>,
+    decision: Decision,
+    /// The best-scoring person, named or not.
+    nearest: Option<&'a str>,
+    distance: f32,
+    score: f32,
+    second_score: Option<f32>,
+}
+
+/// Each face against every known person's mean template: the best person is
+/// named when they reach `threshold` clear of the runner-up by `margin`.
+fn identify_file<'a>(
     engine: &Engine,
     path: &Path,
-    known: &[Known],
-    tolerance: f32,
-) -> anyhow::Result<Vec<(String, f32)>> {
+    people: &'a [Known],
+    threshold: f32,
+    margin: f32,
+) -> anyhow::Result<Vec<FaceMatch<'a>>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let analysis = engine.analyze(&bytes)?;
     Ok(analysis
         .faces
         .iter()
         .map(|face| {
-            let best = known
+            let mut scored: Vec<(&str, f32)> = people
                 .iter()
-                .filter_map(|k| {
-                    k.embedding
+                .filter_map(|p| {
+                    p.embedding
                         .cosine(&face.embedding)
                         .ok()
-                        .map(|c| (k, distance_from_cosine(c)))
+                        .map(|s| (p.name.as_str(), s))
                 })
-                .min_by(|a, b| a.1.total_cmp(&b.1));
-            match best {
-                Some((k, d)) if d <= tolerance => (k.name.clone(), d),
-                Some((_, d)) => ("unknown_person".to_owned(), d),
-                None => ("unknown_person".to_owned(), f32::INFINITY),
+                .collect();
+            scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let best = scored.first().copied();
+            let second = scored.get(1).map(|p| p.1);
+            let decision = decide(best.map(|b| b.1), second, threshold, margin);
+            FaceMatch {
+                name: best.filter(|_| decision == Decision::Match).map(|b| b.0),
+                decision,
+                nearest: best.map(|b| b.0),
+                distance: best.map_or(f32::INFINITY, |b| distance_from_cosine(b.1)),
+                score: best.map_or(f32::NEG_INFINITY, |b| b.1),
+                second_score: second,
             }
         })
         .collect())

@@ -4,10 +4,13 @@ mod annotate;
 mod bench;
 mod bench_faults;
 pub mod enroll;
+mod eval_calibrate;
 mod eval_detect;
+mod eval_identify;
 mod eval_lfw;
 mod faces;
 mod identify;
+mod lfw_set;
 mod liveness;
 mod models;
 mod plot;
@@ -32,6 +35,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Identify(args) => identify::run(&ctx, args),
         Command::Eval(EvalCommand::Lfw(args)) => eval_lfw::run(&ctx, args),
         Command::Eval(EvalCommand::Detect(args)) => eval_detect::run(&ctx, args),
+        Command::Eval(EvalCommand::Calibrate(args)) => eval_calibrate::run(&ctx, args),
+        Command::Eval(EvalCommand::Identify(args)) => eval_identify::run(&ctx, args),
         Command::Bench(args) => bench::run(&ctx, args),
         Command::Liveness(args) => liveness::run(&ctx, args),
         Command::Eval(EvalCommand::Liveness(args)) => liveness::eval(&ctx, args),
