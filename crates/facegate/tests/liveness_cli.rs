@@ -143,3 +143,21 @@ fn a_pack_without_liveness_says_so() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("[liveness]"));
 }
+
+/// `auto` (yunet, or default) has no liveness model of its own: with
+/// `minifasnet` installed, `liveness` runs MiniFASNet from it and tells the
+/// live photo from the printed one.
+#[test]
+fn liveness_on_the_auto_pack_uses_the_addon() {
+    let (Some(shared), Some(_)) = (ready("minifasnet"), ready("yunet")) else {
+        return;
+    };
+    let dir = shared.join("datasets/liveness/silent-face");
+    let (live, print) = (dir.join("image_T1.jpg"), dir.join("image_F1.jpg"));
+    let out = facegate("auto", &["liveness", "--json", s(&live), s(&print)]);
+    let v = succeeded_json(&out);
+    let verdicts: Vec<Option<bool>> = (0..2)
+        .map(|i| v[i]["faces"][0]["is_live"].as_bool())
+        .collect();
+    assert_eq!(verdicts, [Some(true), Some(false)], "{v}");
+}
