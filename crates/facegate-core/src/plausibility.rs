@@ -80,13 +80,14 @@ pub fn check(face: &DetectedFace) -> Result<(), Implausible> {
     if box_side <= 0.0 || span < MIN_SPAN_OF_BOX * box_side || span > MAX_SPAN_OF_BOX * box_side {
         return Err(Implausible::Scale);
     }
-    let margin_x = OUTSIDE_MARGIN * b.width();
-    let margin_y = OUTSIDE_MARGIN * b.height();
+    // Measured on the longer side: a face cut by the image edge has its box
+    // clamped to the image and its points (rightly) beyond the short side.
+    let margin = OUTSIDE_MARGIN * b.width().max(b.height());
     let inside = lm.iter().all(|p| {
-        p.x >= b.left - margin_x
-            && p.x <= b.right + margin_x
-            && p.y >= b.top - margin_y
-            && p.y <= b.bottom + margin_y
+        p.x >= b.left - margin
+            && p.x <= b.right + margin
+            && p.y >= b.top - margin
+            && p.y <= b.bottom + margin
     });
     if !inside {
         return Err(Implausible::OutsideBox);
@@ -150,8 +151,8 @@ fn centres(face: &DetectedFace) -> (Point, Point) {
 const MIN_SPAN_OF_BOX: f32 = 0.15;
 /// Largest eye–mouth span as a fraction of the box's shorter side.
 const MAX_SPAN_OF_BOX: f32 = 1.2;
-/// How far outside the box a landmark may lie, as a fraction of its size
-/// (boxes are clamped to the image; faces cut by the edge keep their points).
+/// How far outside the box a landmark may lie, as a fraction of its longer
+/// side (boxes are clamped to the image; faces cut by the edge keep their points).
 const OUTSIDE_MARGIN: f32 = 0.25;
 /// How far the eyes (or mouth corners) may cross over before the layout
 /// counts as mirrored.

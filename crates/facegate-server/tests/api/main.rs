@@ -4,6 +4,7 @@ mod common;
 
 mod auth;
 mod authz;
+mod auto_rotate;
 mod bad_input;
 mod compat;
 mod liveness;
