@@ -31,6 +31,19 @@ pub const DEFAULT_FPIR: f64 = 1e-3;
 /// score closer than this, neither is named (see [`decide`]).
 pub const DEFAULT_MARGIN: f32 = 0.0;
 
+/// The offset to subtract from the cosine with a person's mean template of
+/// `templates` photos, from a pack's `offsets` for 2, 3, 4+ photos (the
+/// last one serves every larger count). The mean of several photos is a
+/// sharper template: genuine *and* impostor scores rise, so without it a
+/// threshold calibrated on one-photo pairs would accept more strangers
+/// than its FPIR says. 0 for one template or a pack without offsets.
+pub fn template_offset(offsets: &[f32], templates: usize) -> f32 {
+    if templates < 2 || offsets.is_empty() {
+        return 0.0;
+    }
+    offsets[(templates - 2).min(offsets.len() - 1)]
+}
+
 /// The open-set answer for one face.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -358,6 +371,17 @@ mod tests {
             },
         ])
         .unwrap()
+    }
+
+    #[test]
+    fn template_offsets_by_count() {
+        let offsets = [0.01, 0.02, 0.03];
+        assert_eq!(template_offset(&offsets, 0), 0.0);
+        assert_eq!(template_offset(&offsets, 1), 0.0);
+        assert_eq!(template_offset(&offsets, 2), 0.01);
+        assert_eq!(template_offset(&offsets, 4), 0.03);
+        assert_eq!(template_offset(&offsets, 40), 0.03);
+        assert_eq!(template_offset(&[], 5), 0.0);
     }
 
     #[test]

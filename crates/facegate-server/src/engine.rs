@@ -62,6 +62,11 @@ impl FaceEngine {
         self.engine.far_curve()
     }
 
+    /// Score offsets for people with several templates.
+    pub fn mean_template_offsets(&self) -> &[f32] {
+        self.engine.mean_template_offsets()
+    }
+
     pub fn liveness_threshold(&self) -> Option<f32> {
         self.engine.liveness_threshold()
     }

@@ -230,11 +230,13 @@ pub async fn identify(
     let mut out_faces = Vec::with_capacity(faces.len());
     for face in faces {
         // Two people at least: the ambiguity rule needs the runner-up.
-        let mut hits =
-            state
-                .store
-                .gallery()
-                .search(&org.id, engine.model_id(), &face.embedding, top_k.max(2));
+        let mut hits = state.store.gallery().search(
+            &org.id,
+            engine.model_id(),
+            &face.embedding,
+            top_k.max(2),
+            engine.mean_template_offsets(),
+        );
         let decision = decide(
             hits.first().map(|h| h.score),
             hits.get(1).map(|h| h.score),

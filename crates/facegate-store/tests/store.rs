@@ -132,12 +132,12 @@ async fn exercise(store: &Store) {
     ));
     let hits = store
         .gallery()
-        .search(&org.id, "m", &emb(&[0.9, 0.1, 0.0]), 3);
+        .search(&org.id, "m", &emb(&[0.9, 0.1, 0.0]), 3, &[]);
     assert_eq!(hits[0].person_id, alice.id);
     assert!(
         store
             .gallery()
-            .search(&other.id, "m", &emb(&[0.9, 0.1, 0.0]), 3)
+            .search(&other.id, "m", &emb(&[0.9, 0.1, 0.0]), 3, &[])
             .is_empty()
     );
     assert_eq!(store.reload_gallery().await.unwrap(), 2);
@@ -434,7 +434,7 @@ async fn exercise(store: &Store) {
     assert!(
         store
             .gallery()
-            .search(&org.id, "m", &emb(&[1.0, 0.0, 0.0]), 3)
+            .search(&org.id, "m", &emb(&[1.0, 0.0, 0.0]), 3, &[])
             .is_empty()
     );
 }

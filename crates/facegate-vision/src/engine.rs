@@ -298,6 +298,12 @@ impl Engine {
         self.decision.far_curve.as_ref()
     }
 
+    /// Offsets for people enrolled with 2, 3, 4+ photos (see
+    /// `facegate_core::calibration::template_offset`); empty when uncalibrated.
+    pub fn mean_template_offsets(&self) -> &[f32] {
+        &self.decision.mean_template_offsets
+    }
+
     pub fn embedding_dim(&self) -> usize {
         self.recognizers
             .iter()

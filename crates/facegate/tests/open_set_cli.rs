@@ -248,3 +248,79 @@ fn eval_calibrate_and_identify_report_open_set_rates() {
     assert!(!id["comparisons"].as_array().unwrap().is_empty());
     assert!(std::fs::read_to_string(&plot).unwrap().starts_with("<svg"));
 }
+
+/// The field report's second case: 12 LFW people known, 30 other LFW people
+/// as probes; 4 of the 30 were named at the old 1:1 threshold (cosine
+/// 0.623–0.630 against 0.622). Now none may be, and the known people's
+/// other photos are still named, never as someone else.
+#[test]
+fn identify_names_none_of_thirty_lfw_strangers() {
+    let Some(shared) = ready("default") else {
+        return;
+    };
+    let root = shared.join("datasets/lfw-dev/images");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    dirs.sort();
+    let photos = |d: &Path| {
+        let mut p: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
+        p.sort();
+        p
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (known, strangers, mates) = (
+        tmp.path().join("known"),
+        tmp.path().join("strangers"),
+        tmp.path().join("mates"),
+    );
+    for d in [&known, &strangers, &mates] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let (mut n_known, mut n_strangers) = (0, 0);
+    for dir in &dirs {
+        let p = photos(dir);
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        if p.len() >= 2 && n_known < 12 {
+            n_known += 1;
+            let person = known.join(&name);
+            std::fs::create_dir_all(&person).unwrap();
+            std::fs::copy(&p[0], person.join(p[0].file_name().unwrap())).unwrap();
+            std::fs::copy(&p[1], mates.join(format!("{name}.jpg"))).unwrap();
+        } else if p.len() == 1 && n_strangers < 30 {
+            n_strangers += 1;
+            std::fs::copy(&p[0], strangers.join(p[0].file_name().unwrap())).unwrap();
+        }
+    }
+    let v = identify_json("default", &known, &[&strangers, &mates]);
+    assert_eq!(v["known_people"], 12, "{v}");
+    let (mut named_strangers, mut named_mates, mut wrong) = (0, 0, Vec::new());
+    for row in v["results"].as_array().unwrap() {
+        let path = row["path"].as_str().unwrap_or_default();
+        for face in row["faces"].as_array().into_iter().flatten() {
+            let name = face["name"].as_str().unwrap_or_default();
+            if name == "unknown_person" {
+                continue;
+            }
+            if path.contains("/strangers/") {
+                named_strangers += 1;
+            } else if path.ends_with(&format!("/{name}.jpg")) {
+                named_mates += 1;
+            } else {
+                wrong.push(format!("{path}: {name}"));
+            }
+        }
+    }
+    assert_eq!(named_strangers, 0, "strangers named: {v}");
+    assert!(wrong.is_empty(), "named as someone else: {wrong:?}");
+    assert!(
+        named_mates >= 9,
+        "only {named_mates} of 12 known people named: {v}"
+    );
+}

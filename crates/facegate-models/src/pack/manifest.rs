@@ -264,6 +264,14 @@ pub struct DecisionSpec {
     /// [`crate::pack::current_decision`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub far_curve: Option<facegate_core::FarCurve>,
+    /// How much higher impostors score against a person's *mean* template
+    /// of 2, 3, 4+ photos than against one photo, at the same FAR (cosine,
+    /// measured by `facegate eval calibrate`): subtracted from such a
+    /// person's score so that one threshold from `far_curve` holds for
+    /// people enrolled with any number of photos
+    /// (`facegate_core::calibration::template_offset`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mean_template_offsets: Vec<f32>,
 }
 
 impl Manifest {

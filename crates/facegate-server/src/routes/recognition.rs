@@ -140,6 +140,7 @@ async fn verify(
                 engine.model_id(),
                 &person.id,
                 &face_a.embedding,
+                engine.mean_template_offsets(),
             ) else {
                 return Err(ApiError::conflict(
                     "the person has no active face templates for this model",

@@ -125,7 +125,7 @@ pub struct AccessDecision {
     #[schema(example = "granted")]
     pub decision: String,
     pub granted: bool,
-    /// `ok`, `unknown`, `schedule`, `suspended`, `liveness`,
+    /// `ok`, `unknown`, `ambiguous`, `schedule`, `suspended`, `liveness`,
     /// `second_factor_missing`, `mismatch`, `no_face` or `device_disabled`.
     pub reason: String,
     pub message: String,
@@ -137,6 +137,8 @@ pub struct AccessDecision {
     pub device_id: Option<String>,
     /// `null` only when an unknown face was not logged (`unknown_face_policy = ignore`).
     pub log: Option<AccessLogRef>,
+    /// What the face threshold stood for (absent without a face image).
+    pub operating_point: Option<crate::flows::OperatingPointOut>,
     /// `null` when no image was analysed.
     pub timings: Option<SearchTimings>,
 }
@@ -149,7 +151,7 @@ pub struct AccessDecision {
 pub struct AttendanceMark {
     pub recorded: bool,
     /// Recorded: `ok` or `liveness_flagged`. Refused: `unknown_face`,
-    /// `unknown_credential`, `suspended`, `liveness`, `max_per_day` or
+    /// `ambiguous`, `unknown_credential`, `suspended`, `liveness`, `max_per_day` or
     /// `min_interval`.
     pub reason: String,
     pub message: String,
@@ -161,6 +163,8 @@ pub struct AttendanceMark {
     /// Sequence number of the access-log entry written for this mark.
     pub log_seq: Option<i64>,
     pub faces_found: Option<usize>,
+    /// What the face threshold stood for (absent without a face image).
+    pub operating_point: Option<crate::flows::OperatingPointOut>,
     /// `null` for credential marks.
     pub timings: Option<SearchTimings>,
     pub total_ms: Option<f64>,

@@ -11,8 +11,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use facegate_core::FarCurve;
+use std::collections::BTreeMap;
+
+use facegate_core::{Embedding, FarCurve, dot};
 use facegate_vision::session::Threading;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::Ctx;
@@ -39,6 +42,8 @@ struct CalibrationReport {
     impostor_pairs: usize,
     failed_to_detect: usize,
     far_curve: FarCurve,
+    /// For mean templates of 2, 3, 4+ photos.
+    mean_template_offsets: Vec<f32>,
     /// `(gallery size, fpir, threshold, tar, extrapolated)`.
     table: Vec<(usize, f64, f32, f64, bool)>,
 }
@@ -56,6 +61,7 @@ pub fn run(ctx: &Ctx, args: EvalCalibrateArgs) -> anyhow::Result<ExitCode> {
     let (impostor, genuine) = set.all_pair_scores();
     let far_curve = FarCurve::measure(&impostor, &genuine, FAR_LADDER)
         .context("too few pairs to measure a FAR curve")?;
+    let mean_template_offsets = mean_template_offsets(&set, &far_curve);
     let mut identities: Vec<&str> = set.keys.iter().map(|k| k.0.as_str()).collect();
     identities.dedup();
     // TAR straight from the genuine scores: exact even where the threshold
@@ -82,10 +88,16 @@ pub fn run(ctx: &Ctx, args: EvalCalibrateArgs) -> anyhow::Result<ExitCode> {
         impostor_pairs: impostor.len(),
         failed_to_detect: set.failed_to_detect,
         far_curve,
+        mean_template_offsets,
         table,
     };
     if let Some(pack_file) = &args.update_pack {
-        update_pack_file(pack_file, &report.far_curve, &describe(&report, &args.root))?;
+        update_pack_file(
+            pack_file,
+            &report.far_curve,
+            &report.mean_template_offsets,
+            &describe(&report, &args.root),
+        )?;
     }
     if ctx.json {
         print_json(&report)?;
@@ -109,6 +121,10 @@ pub fn run(ctx: &Ctx, args: EvalCalibrateArgs) -> anyhow::Result<ExitCode> {
             100.0 * p.tar
         );
     }
+    println!(
+        "\nmean-template offsets for 2, 3, 4+ photos: {:?}",
+        report.mean_template_offsets
+    );
     println!("\nidentification: threshold (TAR) for a gallery of N people at a target FPIR");
     print!("{:>9}", "N");
     for fpir in TABLE_FPIRS {
@@ -130,6 +146,73 @@ pub fn run(ctx: &Ctx, args: EvalCalibrateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// FARs at which the mean-template offsets are measured: the ones every
+/// template count resolves well on lfw-dev (hundreds of people at k = 4).
+const OFFSET_FARS: &[f64] = &[1e-2, 1e-3, 1e-4];
+
+/// How much higher impostor scores run against the mean template of the
+/// first k photos (k = 2, 3, 4) of every identity that has them than against
+/// one photo, at the same FAR: the mean over [`OFFSET_FARS`] of the
+/// threshold differences, never negative. Stops at the first k with too few
+/// people to measure; later counts reuse the last offset.
+fn mean_template_offsets(set: &lfw_set::EmbeddedSet, single: &FarCurve) -> Vec<f32> {
+    let mut by_identity: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (name, _)) in set.keys.iter().enumerate() {
+        by_identity.entry(name.as_str()).or_default().push(i);
+    }
+    let mut offsets = Vec::new();
+    for k in 2..=4 {
+        let means: Vec<(&str, Embedding, &[usize])> = by_identity
+            .iter()
+            .filter(|(_, images)| images.len() >= k)
+            .filter_map(|(name, images)| {
+                let mut sum = vec![0.0f32; set.embeddings[images[0]].dim()];
+                for &i in &images[..k] {
+                    for (s, v) in sum.iter_mut().zip(set.embeddings[i].as_slice()) {
+                        *s += v;
+                    }
+                }
+                Embedding::from_raw(sum)
+                    .ok()
+                    .map(|m| (*name, m, &images[k..]))
+            })
+            .collect();
+        let (impostor, genuine): (Vec<Vec<f32>>, Vec<Vec<f32>>) = means
+            .par_iter()
+            .map(|(name, mean, rest)| {
+                let impostor = set
+                    .keys
+                    .iter()
+                    .zip(&set.embeddings)
+                    .filter(|((n, _), _)| n != name)
+                    .map(|(_, e)| dot(mean.as_slice(), e.as_slice()))
+                    .collect();
+                let genuine = rest
+                    .iter()
+                    .map(|&i| dot(mean.as_slice(), set.embeddings[i].as_slice()))
+                    .collect();
+                (impostor, genuine)
+            })
+            .unzip();
+        let impostor: Vec<f32> = impostor.into_iter().flatten().collect();
+        let genuine: Vec<f32> = genuine.into_iter().flatten().collect();
+        let Some(curve) = FarCurve::measure(&impostor, &genuine, OFFSET_FARS) else {
+            break;
+        };
+        let shifts: Vec<f32> = curve
+            .points()
+            .iter()
+            .map(|p| p.threshold - single.threshold_at_far(p.far).0)
+            .collect();
+        if shifts.len() < OFFSET_FARS.len() {
+            break;
+        }
+        let mean_shift = shifts.iter().sum::<f32>() / shifts.len() as f32;
+        offsets.push((mean_shift.max(0.0) * 1e4).round() / 1e4);
+    }
+    offsets
+}
+
 fn describe(report: &CalibrationReport, root: &Path) -> String {
     let dataset = root.parent().and_then(|p| p.file_name()).map_or_else(
         || root.display().to_string(),
@@ -149,10 +232,15 @@ fn describe(report: &CalibrationReport, root: &Path) -> String {
 
 /// Replace the `far_curve` of a pack definition's `[decision]` table (the
 /// last table of every built-in pack), keeping everything else as written.
-fn update_pack_file(path: &Path, curve: &FarCurve, description: &str) -> anyhow::Result<()> {
+fn update_pack_file(
+    path: &Path,
+    curve: &FarCurve,
+    offsets: &[f32],
+    description: &str,
+) -> anyhow::Result<()> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let updated = with_far_curve(&text, curve, description)
+    let updated = with_far_curve(&text, curve, offsets, description)
         .with_context(|| format!("updating {}", path.display()))?;
     // The result must still be a valid pack with this curve (as written, to
     // four decimals).
@@ -167,7 +255,7 @@ fn update_pack_file(path: &Path, curve: &FarCurve, description: &str) -> anyhow:
                 && (a.threshold - b.threshold).abs() <= 1e-4
                 && (a.tar - b.tar).abs() <= 1e-4
         });
-    if !close {
+    if !close || manifest.decision.mean_template_offsets != offsets {
         bail!("the rewritten far_curve does not read back as measured");
     }
     std::fs::write(path, updated).with_context(|| format!("writing {}", path.display()))?;
@@ -175,10 +263,16 @@ fn update_pack_file(path: &Path, curve: &FarCurve, description: &str) -> anyhow:
 }
 
 const CURVE_COMMENT: &str = "# Open-set operating points, written by";
+const OFFSETS_COMMENT: &str = "# Mean-template offsets for";
 
 /// `text` with its `[decision]` table's `far_curve` (and the comment above
 /// it) replaced by `curve`.
-pub fn with_far_curve(text: &str, curve: &FarCurve, description: &str) -> anyhow::Result<String> {
+pub fn with_far_curve(
+    text: &str,
+    curve: &FarCurve,
+    offsets: &[f32],
+    description: &str,
+) -> anyhow::Result<String> {
     if text.contains("[[decision.far_curve]]") {
         bail!(
             "the pack writes far_curve as tables; only an inline `far_curve = [...]` is rewritten"
@@ -196,6 +290,9 @@ pub fn with_far_curve(text: &str, curve: &FarCurve, description: &str) -> anyhow
     let mut skipping = false;
     for line in text[body_start..end].lines() {
         let t = line.trim_start();
+        if t.starts_with("mean_template_offsets") || t.starts_with(OFFSETS_COMMENT) {
+            continue;
+        }
         if t.starts_with(CURVE_COMMENT) || t.starts_with("far_curve") {
             skipping = true;
         }
@@ -226,6 +323,14 @@ pub fn with_far_curve(text: &str, curve: &FarCurve, description: &str) -> anyhow
         );
     }
     out.push_str("]\n");
+    if !offsets.is_empty() {
+        let list: Vec<String> = offsets.iter().map(|o| format!("{o:.4}")).collect();
+        let _ = writeln!(
+            out,
+            "{OFFSETS_COMMENT} 2, 3, 4+ photos: how much higher impostors score against a mean template, at the same FAR.\nmean_template_offsets = [{}]",
+            list.join(", ")
+        );
+    }
     out.push_str(&text[end..]);
     Ok(out)
 }
@@ -252,8 +357,8 @@ mod tests {
             },
         ])
         .unwrap();
-        let once = with_far_curve(text, &curve, "test").unwrap();
-        let twice = with_far_curve(&once, &curve, "test").unwrap();
+        let once = with_far_curve(text, &curve, &[0.015, 0.02], "test").unwrap();
+        let twice = with_far_curve(&once, &curve, &[0.015, 0.02], "test").unwrap();
         assert_eq!(once, twice, "rewriting is idempotent");
         let m = facegate_models::pack::Manifest::from_toml(&twice).unwrap();
         assert_eq!(
@@ -263,10 +368,11 @@ mod tests {
         );
         assert_eq!(m.decision.match_threshold, pack.decision.match_threshold);
         assert_eq!(m.recognizers, pack.recognizers);
-        assert!(with_far_curve("name = 1\n", &curve, "x").is_err());
+        assert_eq!(m.decision.mean_template_offsets, [0.015, 0.02]);
+        assert!(with_far_curve("name = 1\n", &curve, &[], "x").is_err());
         let tables = pack.to_toml().expect("toml");
         assert!(
-            with_far_curve(&tables, &curve, "x").is_err(),
+            with_far_curve(&tables, &curve, &[], "x").is_err(),
             "tables are refused"
         );
     }

@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use facegate_core::calibration::{DEFAULT_MARGIN, decide};
+use facegate_core::calibration::{DEFAULT_MARGIN, decide, template_offset};
 use facegate_core::{Decision, Embedding, dot};
 use facegate_vision::session::Threading;
 use serde::Serialize;
@@ -52,6 +52,8 @@ struct Search {
 struct Gallery<'a> {
     /// `(identity, template embeddings)`.
     people: Vec<(&'a str, Vec<&'a Embedding>)>,
+    /// The pack's mean-template offsets ([`Combine::Mean`] only).
+    offsets: &'a [f32],
     /// Per-person centroid for [`Combine::Mean`].
     centroids: Vec<Option<Embedding>>,
     /// Z-norm statistics `(mean, std)` per person, against the rest of the gallery.
@@ -59,7 +61,7 @@ struct Gallery<'a> {
 }
 
 impl<'a> Gallery<'a> {
-    fn new(people: Vec<(&'a str, Vec<&'a Embedding>)>) -> Self {
+    fn new(people: Vec<(&'a str, Vec<&'a Embedding>)>, offsets: &'a [f32]) -> Self {
         let centroids = people
             .iter()
             .map(|(_, t)| {
@@ -75,6 +77,7 @@ impl<'a> Gallery<'a> {
             .collect();
         Self {
             people,
+            offsets,
             centroids,
             znorm: None,
         }
@@ -87,9 +90,12 @@ impl<'a> Gallery<'a> {
                 .iter()
                 .map(|t| dot(t.as_slice(), probe.as_slice()))
                 .fold(f32::MIN, f32::max),
-            Combine::Mean => self.centroids[person]
-                .as_ref()
-                .map_or(f32::MIN, |c| dot(c.as_slice(), probe.as_slice())),
+            Combine::Mean => {
+                self.centroids[person]
+                    .as_ref()
+                    .map_or(f32::MIN, |c| dot(c.as_slice(), probe.as_slice()))
+                    - template_offset(self.offsets, templates.len())
+            }
             Combine::Top2Mean => {
                 let (mut a, mut b) = (f32::MIN, f32::MIN);
                 for t in templates {
@@ -186,6 +192,7 @@ fn run_protocol(
     probe_from: usize,
     rule: Combine,
     znorm: bool,
+    offsets: &[f32],
 ) -> Results {
     let mut by_identity: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, (name, _)) in set.keys.iter().enumerate() {
@@ -206,7 +213,7 @@ fn run_protocol(
         ));
         probes.extend(images[probe_from..].iter().map(|&i| (i, *name)));
     }
-    let mut gallery = Gallery::new(people);
+    let mut gallery = Gallery::new(people, offsets);
     if znorm {
         gallery = gallery.with_znorm(rule);
     }
@@ -356,6 +363,7 @@ pub fn run(ctx: &Ctx, args: EvalIdentifyArgs) -> anyhow::Result<ExitCode> {
         // What the gallery and `identify` do (the same as Best with one photo).
         Combine::Mean,
         false,
+        engine.mean_template_offsets(),
     );
     anyhow::ensure!(
         !results.mated.is_empty(),
@@ -394,7 +402,15 @@ pub fn run(ctx: &Ctx, args: EvalIdentifyArgs) -> anyhow::Result<ExitCode> {
                     continue;
                 }
                 for znorm in [false, true] {
-                    let r = run_protocol(&set, enrol, 4, 3, rule, znorm);
+                    let r = run_protocol(
+                        &set,
+                        enrol,
+                        4,
+                        3,
+                        rule,
+                        znorm,
+                        engine.mean_template_offsets(),
+                    );
                     let shipped = if znorm {
                         None
                     } else {
@@ -628,7 +644,7 @@ mod tests {
     #[test]
     fn protocol_counts_mated_and_nonmated_searches() {
         let s = set();
-        let r = run_protocol(&s, 1, 2, 1, Combine::Best, false);
+        let r = run_protocol(&s, 1, 2, 1, Combine::Best, false, &[]);
         assert_eq!(r.gallery_size, 2, "a and b have a second photo");
         assert_eq!(r.mated.len(), 3, "a2, a3, b2");
         assert!(r.mated.iter().all(|m| m.top_is_mate));
@@ -648,10 +664,13 @@ mod tests {
     #[test]
     fn combination_rules_score_people() {
         let s = set();
-        let g = Gallery::new(vec![(
-            "a",
-            vec![&s.embeddings[0], &s.embeddings[1], &s.embeddings[2]],
-        )]);
+        let g = Gallery::new(
+            vec![(
+                "a",
+                vec![&s.embeddings[0], &s.embeddings[1], &s.embeddings[2]],
+            )],
+            &[],
+        );
         let probe = e(&[0.0, 1.0, 0.0]);
         let best = g.score(0, &probe, Combine::Best);
         let top2 = g.score(0, &probe, Combine::Top2Mean);

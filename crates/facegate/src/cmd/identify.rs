@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use facegate_core::calibration::template_offset;
 use facegate_core::{Decision, Embedding, decide};
 use facegate_vision::Engine;
 use facegate_vision::session::Threading;
@@ -225,25 +226,35 @@ fn encode_main_face(engine: &Engine, path: &Path) -> anyhow::Result<Option<Embed
 /// best single photo at the same FPIR, and it keeps a stranger at one chance
 /// per person, as the FPIR calibration assumes. Its length is the gallery
 /// size the threshold is derived for.
-fn mean_templates(known: &[Known]) -> Vec<Known> {
-    let mut sums: Vec<(String, Vec<f32>)> = Vec::new();
+fn mean_templates(known: &[Known]) -> Vec<Person> {
+    let mut sums: Vec<(String, Vec<f32>, usize)> = Vec::new();
     for k in known {
         let values = k.embedding.as_slice();
-        match sums.iter_mut().find(|(n, _)| *n == k.name) {
-            Some((_, sum)) if sum.len() == values.len() => {
+        match sums.iter_mut().find(|(n, _, _)| *n == k.name) {
+            Some((_, sum, count)) if sum.len() == values.len() => {
                 sum.iter_mut().zip(values).for_each(|(s, v)| *s += v);
+                *count += 1;
             }
             Some(_) => {}
-            None => sums.push((k.name.clone(), values.to_vec())),
+            None => sums.push((k.name.clone(), values.to_vec(), 1)),
         }
     }
     sums.into_iter()
-        .filter_map(|(name, sum)| {
-            Embedding::from_raw(sum)
-                .ok()
-                .map(|embedding| Known { name, embedding })
+        .filter_map(|(name, sum, templates)| {
+            Embedding::from_raw(sum).ok().map(|mean| Person {
+                name,
+                mean,
+                templates,
+            })
         })
         .collect()
+}
+
+/// A known person: the mean of their photos' embeddings.
+struct Person {
+    name: String,
+    mean: Embedding,
+    templates: usize,
 }
 
 /// One face's answer.
@@ -258,15 +269,18 @@ struct FaceMatch<'a> {
     second_score: Option<f32>,
 }
 
-/// Each face against every known person's mean template: the best person is
-/// named when they reach `threshold` clear of the runner-up by `margin`.
+/// Each face against every known person's mean template (less the pack's
+/// offset for their number of photos, as the service's gallery scores): the
+/// best person is named when they reach `threshold` clear of the runner-up
+/// by `margin`.
 fn identify_file<'a>(
     engine: &Engine,
     path: &Path,
-    people: &'a [Known],
+    people: &'a [Person],
     threshold: f32,
     margin: f32,
 ) -> anyhow::Result<Vec<FaceMatch<'a>>> {
+    let offsets = engine.mean_template_offsets();
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let analysis = engine.analyze(&bytes)?;
     Ok(analysis
@@ -276,10 +290,10 @@ fn identify_file<'a>(
             let mut scored: Vec<(&str, f32)> = people
                 .iter()
                 .filter_map(|p| {
-                    p.embedding
-                        .cosine(&face.embedding)
-                        .ok()
-                        .map(|s| (p.name.as_str(), s))
+                    p.mean.cosine(&face.embedding).ok().map(|s| {
+                        let s = s - template_offset(offsets, p.templates);
+                        (p.name.as_str(), s)
+                    })
                 })
                 .collect();
             scored.sort_by(|a, b| b.1.total_cmp(&a.1));
