@@ -50,14 +50,7 @@ struct CalibrationReport {
 
 pub fn run(ctx: &Ctx, args: EvalCalibrateArgs) -> anyhow::Result<ExitCode> {
     let engine = ctx.engine(Threading::per_core())?;
-    let keys = lfw_set::all_images(&args.root)?;
-    let set = lfw_set::embed(
-        &engine,
-        &ctx.pack,
-        &args.root,
-        keys,
-        args.embeddings.as_deref(),
-    )?;
+    let set = lfw_set::embed_folder(&engine, &ctx.pack, &args.root, args.embeddings.as_deref())?;
     let (impostor, genuine) = set.all_pair_scores();
     let far_curve = FarCurve::measure(&impostor, &genuine, FAR_LADDER)
         .context("too few pairs to measure a FAR curve")?;

@@ -347,14 +347,7 @@ struct IdentifyReport {
 pub fn run(ctx: &Ctx, args: EvalIdentifyArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.enrol >= 1, "--enrol must be at least 1");
     let engine = ctx.engine(Threading::per_core())?;
-    let keys = lfw_set::all_images(&args.root)?;
-    let set = lfw_set::embed(
-        &engine,
-        &ctx.pack,
-        &args.root,
-        keys,
-        args.embeddings.as_deref(),
-    )?;
+    let set = lfw_set::embed_folder(&engine, &ctx.pack, &args.root, args.embeddings.as_deref())?;
     let results = run_protocol(
         &set,
         args.enrol,

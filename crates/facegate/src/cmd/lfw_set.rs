@@ -130,6 +130,16 @@ pub fn embed(
     Ok(set)
 }
 
+/// [`embed`] every image of the folder ([`all_images`]).
+pub fn embed_folder(
+    engine: &Engine,
+    pack: &str,
+    root: &Path,
+    cache: Option<&Path>,
+) -> anyhow::Result<EmbeddedSet> {
+    embed(engine, pack, root, all_images(root)?, cache)
+}
+
 fn compute(engine: &Engine, root: &Path, keys: Vec<ImageKey>) -> anyhow::Result<EmbeddedSet> {
     let bar = progress(keys.len(), "embedding");
     let start = Instant::now();
