@@ -262,6 +262,7 @@ async fn docs_page(State(state): State<AppState>) -> Result<Html<String>, ApiErr
     Ok(Html(
         "<!doctype html><html><head><meta charset=utf-8><title>facegate API</title>\
          <link rel=stylesheet href=\"/docs/assets/swagger-ui.css\"></head><body><div id=swagger-ui></div>\
+         <noscript>The OpenAPI document is at <a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>.</noscript>\
          <script src=\"/docs/assets/swagger-ui-bundle.js\"></script>\
          <script src=\"/docs/assets/facegate-init.js\"></script></body></html>"
             .to_string(),
