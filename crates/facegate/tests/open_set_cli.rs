@@ -194,22 +194,20 @@ fn eval_calibrate_and_identify_report_open_set_rates() {
     );
     assert!(cache.is_file(), "embeddings cached");
 
-    // The pack file rewrite keeps a valid pack.
+    // A set this small (FAR resolved to about 1e-4) must not replace a
+    // pack's calibration: refused, and the file is left as it was. (The
+    // rewrite itself is unit-tested in `eval_calibrate`.)
     let pack_copy = dir.path().join("pack.toml");
-    std::fs::write(
-        &pack_copy,
-        std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../facegate-models/packs/default.toml"),
-        )
-        .unwrap(),
+    let original = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../facegate-models/packs/default.toml"),
     )
     .unwrap();
-    succeeded_json(&facegate(
+    std::fs::write(&pack_copy, &original).unwrap();
+    let out = facegate(
         "default",
         &[
             "eval",
             "calibrate",
-            "--json",
             "--root",
             s(&root),
             "--embeddings",
@@ -217,10 +215,11 @@ fn eval_calibrate_and_identify_report_open_set_rates() {
             "--update-pack",
             s(&pack_copy),
         ],
-    ));
-    let text = std::fs::read_to_string(&pack_copy).unwrap();
-    assert!(text.contains("far_curve = ["), "{text}");
-    assert_eq!(text.matches("far_curve = [").count(), 1);
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("too small to calibrate a pack"), "{err}");
+    assert_eq!(std::fs::read_to_string(&pack_copy).unwrap(), original);
 
     let plot = dir.path().join("det.svg");
     let id = succeeded_json(&facegate(
@@ -323,4 +322,64 @@ fn identify_names_none_of_thirty_lfw_strangers() {
         named_mates >= 9,
         "only {named_mates} of 12 known people named: {v}"
     );
+}
+
+/// Known folders as people keep them: face_recognition's flat
+/// `KNOWN/<name>.jpg`, hidden folders ignored, links to `.` not followed
+/// (they listed one photo dozens of times, or forever), and a folder whose
+/// images hold no face is an error rather than a run that knows nobody.
+#[test]
+fn identify_reads_known_folders_safely() {
+    let Some(shared) = ready("default") else {
+        return;
+    };
+    let knn = shared.join("datasets/peers/face_recognition/examples/knn_examples");
+    let tmp = tempfile::tempdir().unwrap();
+    let known = tmp.path().join("known");
+    std::fs::create_dir_all(known.join("biden")).unwrap();
+    std::fs::create_dir_all(known.join(".hidden")).unwrap();
+    std::fs::copy(knn.join("train/obama/obama.jpg"), known.join("obama.jpg")).unwrap();
+    std::fs::copy(knn.join("train/biden/biden.jpg"), known.join("biden/b.jpg")).unwrap();
+    std::fs::copy(
+        knn.join("train/rose_leslie/img1.jpg"),
+        known.join(".hidden/r.jpg"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(".", known.join("biden/self")).unwrap();
+    std::os::unix::fs::symlink("..", known.join("biden/up")).unwrap();
+    let v = identify_json("default", &known, &[&knn.join("test/obama_and_biden.jpg")]);
+    assert_eq!(v["known"], 2, "one photo each, read once: {v}");
+    assert_eq!(v["known_people"], 2, "{v}");
+    let names = names(&v, "obama_and_biden.jpg");
+    assert!(
+        names.contains(&"obama".to_owned()) && names.contains(&"biden".to_owned()),
+        "{names:?}"
+    );
+
+    let faceless = tmp.path().join("faceless/nobody");
+    std::fs::create_dir_all(&faceless).unwrap();
+    image::RgbImage::from_pixel(64, 64, image::Rgb([90, 90, 90]))
+        .save(faceless.join("grey.png"))
+        .unwrap();
+    let out = facegate(
+        "default",
+        &[
+            "identify",
+            s(faceless.parent().unwrap()),
+            s(&knn.join("test/obama1.jpg")),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no face was found in any known image"));
+    let out = facegate(
+        "default",
+        &[
+            "identify",
+            "--cpus",
+            "0",
+            s(&known),
+            s(&knn.join("test/obama1.jpg")),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "--cpus 0 is refused");
 }

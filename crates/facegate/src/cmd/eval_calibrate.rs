@@ -28,6 +28,9 @@ pub const FAR_LADDER: &[f64] = &[
     1e-1, 5e-2, 2e-2, 1e-2, 5e-3, 2e-3, 1e-3, 5e-4, 2e-4, 1e-4, 5e-5, 2e-5, 1e-5, 5e-6, 2e-6, 1e-6,
 ];
 
+/// The lowest FAR a curve written into a pack must have measured.
+const MIN_SHIPPED_FAR: f64 = 1e-5;
+
 /// Gallery sizes and FPIRs of the trade-off table.
 pub const TABLE_GALLERIES: &[usize] = &[1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
 pub const TABLE_FPIRS: &[f64] = &[1e-2, 1e-3, 1e-4];
@@ -85,6 +88,20 @@ pub fn run(ctx: &Ctx, args: EvalCalibrateArgs) -> anyhow::Result<ExitCode> {
         table,
     };
     if let Some(pack_file) = &args.update_pack {
+        // A shipped curve drives every install's decisions: refuse one from
+        // a set too small to reach the FARs large galleries need.
+        let lowest = report.far_curve.lowest_measured_far();
+        anyhow::ensure!(
+            lowest <= MIN_SHIPPED_FAR && report.mean_template_offsets.len() == 3,
+            "{} is too small to calibrate a pack: its {} impostor pairs resolve FAR down to {lowest:.0e} \
+             (a pack needs {MIN_SHIPPED_FAR:.0e}, about {} pairs, as all of lfw-dev gives) and it gave {} of 3 \
+             mean-template offsets; {} was not changed",
+            args.root.display(),
+            report.impostor_pairs,
+            (1.0 / MIN_SHIPPED_FAR) as u64,
+            report.mean_template_offsets.len(),
+            pack_file.display()
+        );
         update_pack_file(
             pack_file,
             &report.far_curve,

@@ -33,10 +33,17 @@ enum ThresholdSource {
 }
 
 pub fn run(ctx: &Ctx, args: IdentifyArgs) -> anyhow::Result<ExitCode> {
-    let threads = if args.cpus <= 0 {
-        facegate_vision::session::available_cores()
+    anyhow::ensure!(
+        args.cpus == -1 || args.cpus >= 1,
+        "--cpus must be -1 (all cores) or a number of cores, 1 or more"
+    );
+    let cores = facegate_vision::session::available_cores();
+    // Each worker holds its own model sessions (~100 MB): more workers than
+    // cores cost memory and buy nothing.
+    let threads = if args.cpus == -1 {
+        cores
     } else {
-        args.cpus as usize
+        (args.cpus as usize).min(cores)
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -63,7 +70,7 @@ pub fn run(ctx: &Ctx, args: IdentifyArgs) -> anyhow::Result<ExitCode> {
     let known_files = known_images(&args.known)?;
     anyhow::ensure!(
         !known_files.is_empty(),
-        "no images found under {}/<person>/",
+        "no images found under {0}/<person>/ or {0}/<person>.jpg",
         args.known.display()
     );
     let bar = progress(known_files.len(), "encoding known faces");
@@ -98,6 +105,20 @@ pub fn run(ctx: &Ctx, args: IdentifyArgs) -> anyhow::Result<ExitCode> {
 
     let gallery = mean_templates(&known);
     let people = gallery.len();
+    anyhow::ensure!(
+        people > 0,
+        "no face was found in any known image under {}: nobody to identify",
+        args.known.display()
+    );
+    let mut missing: Vec<&str> = known_files
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| !gallery.iter().any(|p| p.name == *n))
+        .collect();
+    missing.dedup();
+    for name in missing {
+        eprintln!("WARNING: {name} is not known: none of their images has a usable face");
+    }
     let (threshold, source, operating_point) = match (args.tolerance, engine.far_curve()) {
         (Some(tolerance), _) => (
             1.0 - tolerance * tolerance / 2.0,
@@ -111,6 +132,22 @@ pub fn run(ctx: &Ctx, args: IdentifyArgs) -> anyhow::Result<ExitCode> {
         (None, None) => (engine.match_threshold(), ThresholdSource::Pack, None),
     };
     let tolerance = distance_from_cosine(threshold);
+    if !ctx.json {
+        let why = match operating_point {
+            Some(op) => format!(
+                "FPIR {} over {people} known people{}",
+                op.fpir,
+                if op.extrapolated {
+                    ", extrapolated past the pack's calibration"
+                } else {
+                    ""
+                }
+            ),
+            None if args.tolerance.is_some() => "--tolerance".to_owned(),
+            None => "the pack's 1:1 threshold (it has no FAR curve)".to_owned(),
+        };
+        eprintln!("threshold: cosine {threshold:.3} (distance {tolerance:.3}), from {why}");
+    }
 
     let unknown = image_files(&args.paths)?;
     let bar = progress(unknown.len(), "identifying");
@@ -194,21 +231,36 @@ pub fn run(ctx: &Ctx, args: IdentifyArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `(person, image)` for every image under `dir/<person>/`.
+/// `(person, image)` for every image under `dir/<person>/`, and, as
+/// face_recognition's own command reads a folder, every image directly in
+/// `dir`, named by its file stem (`dir/obama.jpg` is `obama`). Hidden
+/// folders and files (`.name`) are no one.
 fn known_images(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
-    let mut people: Vec<PathBuf> = std::fs::read_dir(dir)
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+        })
         .collect();
-    people.sort();
-    for person in people {
-        let name = person
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        for file in image_files(std::slice::from_ref(&person))? {
-            out.push((name.clone(), file));
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            let name = entry
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            for file in image_files(std::slice::from_ref(&entry))? {
+                out.push((name.clone(), file));
+            }
+        } else if super::is_image(&entry) {
+            let name = entry
+                .file_stem()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            out.push((name, entry));
         }
     }
     Ok(out)

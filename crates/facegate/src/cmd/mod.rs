@@ -112,8 +112,15 @@ fn collect_images(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         .collect();
     entries.sort();
     for path in entries {
+        // Linked folders are not followed below the folder given: a link to
+        // `.` or a parent would list the same images forever.
+        let linked = path
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink());
         if path.is_dir() {
-            collect_images(&path, out)?;
+            if !linked {
+                collect_images(&path, out)?;
+            }
         } else if is_image(&path) {
             out.push(path);
         }
