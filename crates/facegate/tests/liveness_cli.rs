@@ -159,7 +159,10 @@ fn a_pack_without_liveness_says_so() {
     no_panic(&out);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no liveness model") && err.contains("minifasnet"), "{err}");
+    assert!(
+        err.contains("no liveness model") && err.contains("minifasnet"),
+        "{err}"
+    );
 }
 
 /// `auto` (yunet, or default) has no liveness model of its own: with
