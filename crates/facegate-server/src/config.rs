@@ -66,6 +66,11 @@ pub struct Config {
     pub cors: CorsConfig,
     pub logging: LoggingConfig,
     pub liveness: LivenessConfig,
+    /// MQTT output (events, availability, Home Assistant discovery); off
+    /// while `url` is empty.
+    pub mqtt: MqttConfig,
+    /// Signed webhooks, one `[[webhooks]]` table each.
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -155,8 +160,138 @@ impl Default for Config {
             cors: CorsConfig::default(),
             logging: LoggingConfig::default(),
             liveness: LivenessConfig::default(),
+            mqtt: MqttConfig::default(),
+            webhooks: Vec::new(),
         }
     }
+}
+
+/// `[mqtt]`: see the service README, "MQTT and webhooks".
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttConfig {
+    /// `mqtt://host:1883` or `mqtts://host:8883`; empty = no MQTT.
+    pub url: String,
+    /// Empty = `facegate-<random>` per start.
+    pub client_id: String,
+    pub username: String,
+    /// Prefer `FACEGATE_MQTT_PASSWORD` to writing it in the file.
+    pub password: String,
+    /// First level of every topic facegate publishes.
+    pub topic_prefix: String,
+    /// Publish Home Assistant discovery configs.
+    pub discovery: bool,
+    pub discovery_prefix: String,
+    /// Only this organisation's events (its id); empty = every organisation.
+    pub organisation: String,
+    /// PEM file of CA certificates trusted for `mqtts://` besides the
+    /// system's (a broker with its own CA).
+    pub ca_file: PathBuf,
+    /// Messages waiting for the broker; more are dropped and counted.
+    pub queue: usize,
+    pub keep_alive_secs: u64,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            url: String::new(),
+            client_id: String::new(),
+            username: String::new(),
+            password: String::new(),
+            topic_prefix: "facegate".into(),
+            discovery: true,
+            discovery_prefix: "homeassistant".into(),
+            organisation: String::new(),
+            ca_file: PathBuf::new(),
+            queue: 1000,
+            keep_alive_secs: 30,
+        }
+    }
+}
+
+impl std::fmt::Debug for MqttConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MqttConfig")
+            .field("url", &crate::outputs::redact_url(&self.url))
+            .field("client_id", &self.client_id)
+            .field("username", &self.username)
+            .field("password", &redacted(&self.password))
+            .field("topic_prefix", &self.topic_prefix)
+            .field("discovery", &self.discovery)
+            .field("discovery_prefix", &self.discovery_prefix)
+            .field("organisation", &self.organisation)
+            .field("ca_file", &self.ca_file)
+            .field("queue", &self.queue)
+            .field("keep_alive_secs", &self.keep_alive_secs)
+            .finish()
+    }
+}
+
+/// One `[[webhooks]]` entry.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Names the webhook in logs and metrics (never the URL, which may carry
+    /// a token); empty = `webhook<N>`, N counting from 1.
+    pub name: String,
+    /// `http://` or `https://`.
+    pub url: String,
+    /// HMAC-SHA256 key for `X-Facegate-Signature` (≥ 16 characters).
+    pub secret: String,
+    /// Environment variable holding the secret instead of `secret`.
+    pub secret_env: String,
+    /// Only this organisation's events (its id); empty = every organisation.
+    pub organisation: String,
+    /// Event kinds to send (`person`, `unknown`); empty = all.
+    pub events: Vec<String>,
+    /// Tries per event, the first included (retries on network errors, 429
+    /// and 5xx, 1 s, 2 s, 4 s … apart).
+    pub max_attempts: u32,
+    /// Seconds per HTTP attempt.
+    pub timeout_secs: u64,
+    /// Events waiting for delivery; more are dropped and counted.
+    pub queue: usize,
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            name: String::new(),
+            url: String::new(),
+            secret: String::new(),
+            secret_env: String::new(),
+            organisation: String::new(),
+            events: Vec::new(),
+            max_attempts: 5,
+            timeout_secs: 10,
+            queue: 1000,
+            concurrency: 4,
+        }
+    }
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("name", &self.name)
+            .field("url", &crate::outputs::redact_url(&self.url))
+            .field("secret", &redacted(&self.secret))
+            .field("secret_env", &self.secret_env)
+            .field("organisation", &self.organisation)
+            .field("events", &self.events)
+            .field("max_attempts", &self.max_attempts)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("queue", &self.queue)
+            .field("concurrency", &self.concurrency)
+            .finish()
+    }
+}
+
+fn redacted(secret: &str) -> &'static str {
+    if secret.is_empty() { "" } else { "***" }
 }
 
 impl Default for AuthConfig {
@@ -275,6 +410,19 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "liveness.max_open_challenges",
         "integer",
     ),
+    ("FACEGATE_MQTT_URL", "mqtt.url", "url"),
+    ("FACEGATE_MQTT_CLIENT_ID", "mqtt.client_id", "string"),
+    ("FACEGATE_MQTT_USERNAME", "mqtt.username", "string"),
+    ("FACEGATE_MQTT_PASSWORD", "mqtt.password", "string"),
+    ("FACEGATE_MQTT_TOPIC_PREFIX", "mqtt.topic_prefix", "string"),
+    ("FACEGATE_MQTT_DISCOVERY", "mqtt.discovery", "bool"),
+    (
+        "FACEGATE_MQTT_DISCOVERY_PREFIX",
+        "mqtt.discovery_prefix",
+        "string",
+    ),
+    ("FACEGATE_MQTT_ORGANISATION", "mqtt.organisation", "string"),
+    ("FACEGATE_MQTT_CA_FILE", "mqtt.ca_file", "path"),
 ];
 
 fn kind_of(name: &str) -> Kind {
@@ -345,13 +493,14 @@ impl Config {
             set_path(&mut table, path, parsed);
         }
         let source = file.map_or_else(|| PathBuf::from("<environment>"), Path::to_path_buf);
-        let config: Config =
+        let mut config: Config =
             toml::Value::Table(table)
                 .try_into()
                 .map_err(|e: toml::de::Error| ConfigError::Parse {
                     path: source,
                     message: e.message().to_string(),
                 })?;
+        resolve_webhook_secrets(&mut config.webhooks, env)?;
         config.validate()?;
         Ok(config)
     }
@@ -450,6 +599,8 @@ impl Config {
         if !(1..=1_000_000).contains(&self.liveness.max_open_challenges) {
             return bad("liveness.max_open_challenges (FACEGATE_LIVENESS_MAX_OPEN_CHALLENGES) must be between 1 and 1000000".into());
         }
+        validate_mqtt(&self.mqtt).map_err(ConfigError::Invalid)?;
+        validate_webhooks(&self.webhooks).map_err(ConfigError::Invalid)?;
         Ok(())
     }
 
@@ -482,6 +633,160 @@ impl Config {
         } else {
             self.logging.dir.clone()
         }
+    }
+}
+
+/// `secret_env` names the variable that holds a webhook's secret: read it
+/// from the same environment as the overrides. Naming both a secret and a
+/// variable is refused (which one wins would be a guess).
+fn resolve_webhook_secrets(
+    hooks: &mut [WebhookConfig],
+    env: &[(String, String)],
+) -> Result<(), ConfigError> {
+    for (i, hook) in hooks.iter_mut().enumerate() {
+        let var = hook.secret_env.trim();
+        if var.is_empty() {
+            continue;
+        }
+        if !hook.secret.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "webhooks[{i}]: set either secret or secret_env, not both"
+            )));
+        }
+        match env.iter().find(|(k, _)| k == var) {
+            Some((_, v)) if !v.trim().is_empty() => hook.secret = v.trim().to_string(),
+            _ => {
+                return Err(ConfigError::Env {
+                    var: var.to_string(),
+                    message: format!("webhooks[{i}].secret_env names it, but it is unset or empty"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A topic prefix: one or more levels, no wildcards, no empty level.
+fn check_topic_prefix(what: &str, prefix: &str) -> Result<(), String> {
+    if prefix.is_empty()
+        || prefix.contains(['+', '#', '\0'])
+        || prefix.split('/').any(str::is_empty)
+        || prefix.len() > 200
+    {
+        return Err(format!(
+            "{what} = {prefix:?} must be a topic like facegate or site/facegate: no +, #, empty level or leading/trailing /"
+        ));
+    }
+    Ok(())
+}
+
+fn validate_mqtt(m: &MqttConfig) -> Result<(), String> {
+    if m.url.trim().is_empty() {
+        return Ok(());
+    }
+    let url = url::Url::parse(m.url.trim()).map_err(|e| {
+        format!(
+            "mqtt.url (FACEGATE_MQTT_URL) = {:?}: {e}; use mqtt://host:1883 or mqtts://host:8883",
+            crate::outputs::redact_url(&m.url)
+        )
+    })?;
+    if !matches!(url.scheme(), "mqtt" | "mqtts" | "tcp" | "ssl") || url.host_str().is_none() {
+        return Err(format!(
+            "mqtt.url (FACEGATE_MQTT_URL) = {:?} must be mqtt://host[:port] or mqtts://host[:port]",
+            crate::outputs::redact_url(&m.url)
+        ));
+    }
+    if url.password().is_some() || !url.username().is_empty() {
+        return Err("mqtt.url must not carry credentials; use mqtt.username and mqtt.password (FACEGATE_MQTT_PASSWORD)".into());
+    }
+    if !m.password.is_empty() && m.username.is_empty() {
+        return Err("mqtt.password is set without mqtt.username".into());
+    }
+    if m.client_id.len() > 128 || m.client_id.contains(['+', '#', '/']) {
+        return Err("mqtt.client_id must be at most 128 characters, without +, # or /".into());
+    }
+    check_topic_prefix(
+        "mqtt.topic_prefix (FACEGATE_MQTT_TOPIC_PREFIX)",
+        &m.topic_prefix,
+    )?;
+    check_topic_prefix(
+        "mqtt.discovery_prefix (FACEGATE_MQTT_DISCOVERY_PREFIX)",
+        &m.discovery_prefix,
+    )?;
+    if !(1..=100_000).contains(&m.queue) {
+        return Err("mqtt.queue must be between 1 and 100000".into());
+    }
+    if !(5..=3600).contains(&m.keep_alive_secs) {
+        return Err("mqtt.keep_alive_secs must be between 5 and 3600".into());
+    }
+    if !m.ca_file.as_os_str().is_empty() && url.scheme() != "mqtts" && url.scheme() != "ssl" {
+        return Err("mqtt.ca_file is only used with mqtts:// URLs".into());
+    }
+    Ok(())
+}
+
+fn validate_webhooks(hooks: &[WebhookConfig]) -> Result<(), String> {
+    let mut names = std::collections::BTreeSet::new();
+    for (i, h) in hooks.iter().enumerate() {
+        let at = format!("webhooks[{i}]");
+        let url = url::Url::parse(h.url.trim())
+            .map_err(|e| format!("{at}.url = {:?}: {e}", crate::outputs::redact_url(&h.url)))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(format!(
+                "{at}.url = {:?} must be an http:// or https:// URL",
+                crate::outputs::redact_url(&h.url)
+            ));
+        }
+        if h.secret.is_empty() {
+            return Err(format!(
+                "{at} has no secret: set secret, or secret_env naming an environment variable (every delivery is signed)"
+            ));
+        }
+        if h.secret.chars().count() < 16 {
+            return Err(format!("{at}.secret must be at least 16 characters"));
+        }
+        for e in &h.events {
+            if e != "person" && e != "unknown" {
+                return Err(format!(
+                    "{at}.events: {e:?} is not an event kind (person, unknown)"
+                ));
+            }
+        }
+        if !(1..=20).contains(&h.max_attempts) {
+            return Err(format!("{at}.max_attempts must be between 1 and 20"));
+        }
+        if !(1..=300).contains(&h.timeout_secs) {
+            return Err(format!("{at}.timeout_secs must be between 1 and 300"));
+        }
+        if !(1..=100_000).contains(&h.queue) {
+            return Err(format!("{at}.queue must be between 1 and 100000"));
+        }
+        if !(1..=64).contains(&h.concurrency) {
+            return Err(format!("{at}.concurrency must be between 1 and 64"));
+        }
+        let name = webhook_name(i, h);
+        if name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return Err(format!(
+                "{at}.name {name:?} must be up to 64 letters, digits, _, - or ."
+            ));
+        }
+        if !names.insert(name.clone()) {
+            return Err(format!("{at}.name {name:?} is used twice"));
+        }
+    }
+    Ok(())
+}
+
+/// A webhook's name in logs and metrics: its `name`, else `webhook<N>`.
+pub fn webhook_name(index: usize, hook: &WebhookConfig) -> String {
+    if hook.name.trim().is_empty() {
+        format!("webhook{}", index + 1)
+    } else {
+        hook.name.trim().to_string()
     }
 }
 

@@ -23,6 +23,7 @@ mod image_input;
 mod logging;
 mod metrics;
 mod openapi;
+pub mod outputs;
 pub mod ratelimit;
 mod routes;
 pub mod rules;

@@ -67,7 +67,11 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     if !trusted_proxies.is_empty() {
         tracing::info!(proxies = ?config.trusted_proxies, "client addresses from X-Forwarded-For of trusted proxies");
     }
+    let outputs = Arc::new(
+        crate::outputs::Outputs::start(&config).context("cannot start the MQTT/webhook outputs")?,
+    );
     Ok(AppState(Arc::new(Inner {
+        outputs,
         jwt: JwtKeys::from_secret(&secret),
         limiter: RateLimiter::new(&config.limits),
         trusted_proxies,
@@ -266,6 +270,7 @@ impl RunningServer {
             let _ = tx.send(());
         }
         let _ = (&mut self.handle).await;
+        self.state.outputs.shutdown().await;
         self.state.store.close().await;
     }
 }

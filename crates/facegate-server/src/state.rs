@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::engine::FaceEngine;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::outputs::Outputs;
 use crate::ratelimit::RateLimiter;
 
 pub struct Inner {
@@ -29,6 +30,8 @@ pub struct Inner {
     /// A valid hash of a random password: logins for unknown emails verify
     /// against it so response times do not reveal which emails exist.
     pub dummy_hash: String,
+    /// MQTT and webhooks: where camera events leave the service.
+    pub outputs: Arc<Outputs>,
 }
 
 #[derive(Clone)]

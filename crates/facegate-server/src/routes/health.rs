@@ -43,10 +43,9 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state
-            .metrics
-            .render(state.store.gallery().total(), state.engine.is_some()),
-    )
+    let mut text = state
+        .metrics
+        .render(state.store.gallery().total(), state.engine.is_some());
+    state.outputs.render_metrics(&mut text);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -12,6 +12,7 @@ mod liveness_addon;
 mod manage;
 mod open_set;
 mod openapi;
+mod outputs;
 mod recognition;
 mod seed_compat;
 mod service;
