@@ -229,6 +229,12 @@ impl Mqtt {
         let s = &self.shared;
         let rename = {
             let mut cameras = s.cameras.lock();
+            // A camera state carries no organisation: an output kept to one
+            // organisation only reports cameras it has seen an event of, so
+            // another tenant's camera names never reach its broker.
+            if s.organisation.is_some() && !cameras.contains_key(camera_id) {
+                return;
+            }
             let previous = cameras.insert(
                 camera_id.to_string(),
                 Camera {

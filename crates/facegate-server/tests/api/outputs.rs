@@ -387,6 +387,8 @@ async fn outputs_mqtt_topics_retained_state_and_discovery() {
     let only_b = Outputs::start(&cfg).unwrap();
     wait_connected(&only_b).await;
     let mut sub_b = Sub::new(&format!("{prefix}-subb"), &[format!("{prefix}-orgb/#")]).await;
+    // A camera it has no event of (another tenant's, maybe) stays unnamed.
+    only_b.camera_state("cam-of-a", "Org A's secret room", true);
     only_b.publish(person.clone());
     only_b.publish(Arc::new(event("org-b", "evt-b", "cam-b", "unknown", None)));
     let mut seen_b = Vec::new();
@@ -400,7 +402,9 @@ async fn outputs_mqtt_topics_retained_state_and_discovery() {
     );
     seen_b.extend(sub_b.drain(Duration::from_millis(500)).await);
     assert!(
-        seen_b.iter().all(|m| !m.text().contains("evt-1")),
+        seen_b
+            .iter()
+            .all(|m| !m.text().contains("evt-1") && !m.topic.contains("cam-of-a")),
         "{seen_b:?}"
     );
     only_b.shutdown().await;
