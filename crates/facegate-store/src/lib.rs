@@ -32,6 +32,7 @@ pub use repo::accounts::MemberUpdate;
 pub use repo::api_keys::NewApiKey;
 pub use repo::attendance::{AttendanceInput, AttendanceRules, MarkOutcome};
 pub use repo::audit::{AuditEvent, ChainReport};
+pub use repo::cameras::{Camera, CameraEventFilter, CameraEventRow, CameraFields, NewCameraEvent};
 pub use repo::orgs::OrgDeletion;
 pub use repo::tokens::{RefreshFailure, RefreshGrant};
 

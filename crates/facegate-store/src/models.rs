@@ -438,15 +438,19 @@ pub enum SpoofSource {
     Compat,
     /// A failed challenge (active liveness) whose passive score failed.
     Challenge,
+    /// A face a `watch` camera saw (attendance and access cameras record
+    /// theirs as `attendance` and `access`, with the camera's device).
+    Camera,
 }
 
 impl SpoofSource {
-    pub const ALL: [SpoofSource; 5] = [
+    pub const ALL: [SpoofSource; 6] = [
         SpoofSource::Identify,
         SpoofSource::Attendance,
         SpoofSource::Access,
         SpoofSource::Compat,
         SpoofSource::Challenge,
+        SpoofSource::Camera,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -456,6 +460,7 @@ impl SpoofSource {
             SpoofSource::Access => "access",
             SpoofSource::Compat => "compat",
             SpoofSource::Challenge => "challenge",
+            SpoofSource::Camera => "camera",
         }
     }
     pub fn parse(s: &str) -> Option<SpoofSource> {

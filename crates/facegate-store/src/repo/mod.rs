@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod attendance;
 pub mod audit;
+pub mod cameras;
 pub mod devices;
 pub mod orgs;
 pub mod people;
