@@ -71,6 +71,40 @@ pub struct Config {
     pub mqtt: MqttConfig,
     /// Signed webhooks, one `[[webhooks]]` table each.
     pub webhooks: Vec<WebhookConfig>,
+    /// Cameras and live streams.
+    pub streams: StreamsConfig,
+}
+
+/// `[streams]`: cameras and live streams.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamsConfig {
+    /// Cameras running at once, across organisations; creating or enabling
+    /// one more answers 409 `too_many_streams`.
+    pub max_concurrent_streams: usize,
+    /// Camera frames in recognition at once, across cameras (the cameras'
+    /// share of the engine); a camera that finds none free skips the frame,
+    /// so API requests keep their latency.
+    pub engine_slots: usize,
+    /// Detection frames per second of a camera created without one, in (0, 30].
+    pub detection_fps: f32,
+    /// Frames wider than this are scaled down before recognition.
+    pub max_width: u32,
+    /// Recognition events waiting to be stored and published; when full,
+    /// new events are dropped (counted in `/metrics` and logged).
+    pub event_queue: usize,
+}
+
+impl Default for StreamsConfig {
+    fn default() -> Self {
+        StreamsConfig {
+            max_concurrent_streams: 8,
+            engine_slots: 1,
+            detection_fps: 5.0,
+            max_width: 1280,
+            event_queue: 256,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,6 +196,7 @@ impl Default for Config {
             liveness: LivenessConfig::default(),
             mqtt: MqttConfig::default(),
             webhooks: Vec::new(),
+            streams: StreamsConfig::default(),
         }
     }
 }
@@ -423,6 +458,16 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     ),
     ("FACEGATE_MQTT_ORGANISATION", "mqtt.organisation", "string"),
     ("FACEGATE_MQTT_CA_FILE", "mqtt.ca_file", "path"),
+    (
+        "FACEGATE_STREAMS_MAX_CONCURRENT",
+        "streams.max_concurrent_streams",
+        "integer",
+    ),
+    (
+        "FACEGATE_STREAMS_ENGINE_SLOTS",
+        "streams.engine_slots",
+        "integer",
+    ),
 ];
 
 fn kind_of(name: &str) -> Kind {
@@ -598,6 +643,22 @@ impl Config {
         }
         if !(1..=1_000_000).contains(&self.liveness.max_open_challenges) {
             return bad("liveness.max_open_challenges (FACEGATE_LIVENESS_MAX_OPEN_CHALLENGES) must be between 1 and 1000000".into());
+        }
+        let st = &self.streams;
+        if st.max_concurrent_streams > 256 {
+            return bad("streams.max_concurrent_streams (FACEGATE_STREAMS_MAX_CONCURRENT) must be between 0 and 256".into());
+        }
+        if !(1..=64).contains(&st.engine_slots) {
+            return bad("streams.engine_slots (FACEGATE_STREAMS_ENGINE_SLOTS) must be between 1 and 64".into());
+        }
+        if !(st.detection_fps.is_finite() && st.detection_fps > 0.0 && st.detection_fps <= 30.0) {
+            return bad("streams.detection_fps must be in (0, 30]".into());
+        }
+        if !(64..=7680).contains(&st.max_width) {
+            return bad("streams.max_width must be between 64 and 7680".into());
+        }
+        if !(1..=100_000).contains(&st.event_queue) {
+            return bad("streams.event_queue must be between 1 and 100000".into());
         }
         validate_mqtt(&self.mqtt).map_err(ConfigError::Invalid)?;
         validate_webhooks(&self.webhooks).map_err(ConfigError::Invalid)?;

@@ -52,6 +52,18 @@ impl FaceEngine {
         self.engine.model_id()
     }
 
+    /// The engine itself, for callers that run it on their own threads
+    /// (camera workers, bounded by their own `EngineGate`, not by this
+    /// adapter's request slots).
+    pub fn shared_engine(&self) -> Arc<Engine> {
+        self.engine.clone()
+    }
+
+    /// The limits request images are decoded under.
+    pub fn decode_limits(&self) -> DecodeLimits {
+        self.decode_limits
+    }
+
     pub fn match_threshold(&self) -> f32 {
         self.engine.match_threshold()
     }

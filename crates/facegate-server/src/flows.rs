@@ -367,7 +367,10 @@ pub async fn record_spoof(
                 threshold: f64::from(s.threshold),
                 action,
                 source: s.source,
-                snapshot: s.image.filter(|_| org.settings.store_images),
+                // Empty: a camera event without a face crop.
+                snapshot: s
+                    .image
+                    .filter(|i| !i.is_empty() && org.settings.store_images),
             },
         )
         .await?;
@@ -671,7 +674,29 @@ pub async fn decide_access(
     credential: Option<String>,
     device_id: Option<String>,
 ) -> ApiResult<Value> {
-    decide_access_as(state, org_id, image, credential, device_id, false).await
+    decide_access_as(state, org_id, image, credential, device_id, false, None).await
+}
+
+/// [`decide_access`] for a face already identified by the caller (a
+/// camera's voted track): `image` is only the spoof-event snapshot (the
+/// face crop, kept where the organisation keeps images).
+pub async fn decide_access_identified(
+    state: &AppState,
+    org_id: &str,
+    image: Vec<u8>,
+    identified: IdentifyOut,
+    device_id: Option<String>,
+) -> ApiResult<Value> {
+    decide_access_as(
+        state,
+        org_id,
+        Some(image),
+        None,
+        device_id,
+        false,
+        Some(identified),
+    )
+    .await
 }
 
 /// [`decide_access`], where the credential may also be a person's name (the
@@ -684,7 +709,7 @@ pub async fn decide_access_by_name(
     credential: String,
     device_id: Option<String>,
 ) -> ApiResult<Value> {
-    decide_access_as(state, org_id, None, Some(credential), device_id, true).await
+    decide_access_as(state, org_id, None, Some(credential), device_id, true, None).await
 }
 
 async fn decide_access_as(
@@ -694,6 +719,7 @@ async fn decide_access_as(
     credential: Option<String>,
     device_id: Option<String>,
     match_names: bool,
+    identified: Option<IdentifyOut>,
 ) -> ApiResult<Value> {
     if image.is_none() && credential.is_none() {
         return Err(ApiError::bad_request(
@@ -734,7 +760,14 @@ async fn decide_access_as(
     {
         // A copy for the spoof-event snapshot, only where images are kept.
         let snapshot = settings.store_images.then(|| image.clone());
-        let (out, _) = identify(state, &org, image, 1, None, true, Purpose::Access).await?;
+        let out = match identified {
+            Some(out) => out,
+            None => {
+                identify(state, &org, image, 1, None, true, Purpose::Access)
+                    .await?
+                    .0
+            }
+        };
         timing = out.timings.clone();
         operating_point = Some(out.operating_point.clone());
         match out.faces.first() {

@@ -11,6 +11,7 @@
 
 mod admin;
 pub mod auth;
+pub mod cameras;
 pub mod challenges;
 pub mod client_ip;
 mod compat;

@@ -72,6 +72,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     );
     Ok(AppState(Arc::new(Inner {
         outputs,
+        cameras: crate::cameras::Cameras::new(
+            &config.streams,
+            tokio_util::sync::CancellationToken::new(),
+        ),
         jwt: JwtKeys::from_secret(&secret),
         limiter: RateLimiter::new(&config.limits),
         trusted_proxies,
@@ -269,6 +273,10 @@ impl RunningServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // Cancels the camera workers and every MJPEG/SSE response, so the
+        // graceful shutdown above is not held open by a streaming client;
+        // camera events still queued are stored before the outputs stop.
+        self.state.cameras.shutdown(Duration::from_secs(5)).await;
         let _ = (&mut self.handle).await;
         self.state.outputs.shutdown().await;
         self.state.store.close().await;
@@ -282,6 +290,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let state = build_state(config).await?;
+    state.cameras.start(&state).await;
     let app = app(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(async move {

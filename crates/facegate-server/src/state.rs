@@ -32,6 +32,9 @@ pub struct Inner {
     pub dummy_hash: String,
     /// MQTT and webhooks: where camera events leave the service.
     pub outputs: Arc<Outputs>,
+    /// Running cameras, their events and the server's shutdown signal
+    /// (`cameras` module).
+    pub cameras: crate::cameras::Cameras,
 }
 
 #[derive(Clone)]

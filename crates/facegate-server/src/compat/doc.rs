@@ -44,6 +44,8 @@ const ROUTES: &[Route] = &[
     (HttpMethod::Get, "/readyz", "probes", true, Body::None, "200", "Ready: the database answers and (when required) the engine is loaded; 503 with the same body otherwise."),
     (HttpMethod::Get, "/metrics", "probes", true, Body::None, "200", "Prometheus metrics (text format)."),
     (HttpMethod::Get, "/health", "compat", true, Body::None, "200", "Seed health check: `{\"status\": \"ok\"}`."),
+    (HttpMethod::Get, "/stream/", "compat", false, Body::None, "200", "Every camera of the organisation with its live status (`{cameras: [{camera, status}]}`)."),
+    (HttpMethod::Get, "/stream/{camera_id}", "compat", false, Body::None, "200", "The camera's annotated frames as MJPEG (`multipart/x-mixed-replace`), as `GET /api/v1/cameras/{id}/stream`."),
     (HttpMethod::Post, "/access", "compat", false, Body::Json, "200", "`{user, device_id?}`: an access decision for a card or NFC code, an employee id, or the name of exactly one active person (a shared name is denied as `ambiguous`)."),
     (HttpMethod::Post, "/enroll", "compat", false, Body::Json, "201", "`{user_id, name?, image}` (base64): create the person if new, then enrol the face (422 `multiple_faces` for a group photo unless `face` = `largest` or an index)."),
     (HttpMethod::Post, "/recognize", "compat", false, Body::Json, "200", "`{image}` (base64): identify and mark attendance under the business rules."),

@@ -31,6 +31,9 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
+        // Cameras: the status of all, and one camera's MJPEG stream.
+        .route("/stream/", get(stream_status))
+        .route("/stream/{camera_id}", get(stream_camera))
         .route("/access", post(access))
         .route("/enroll", post(enroll))
         .route("/recognize", post(recognize))
@@ -706,4 +709,20 @@ async fn embeddings_archive_all(
     Ok(Json(
         json!({"message": "archived", "employee_id": p.external_id, "archived": n}),
     ))
+}
+
+/// `GET /stream/`: every camera of the caller's organisation with its status.
+async fn stream_status(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        crate::routes::cameras::all_statuses(&state, &caller).await?,
+    ))
+}
+
+/// `GET /stream/{camera_id}`: the camera's annotated MJPEG stream.
+async fn stream_camera(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(camera_id): ApiPath<String>,
+) -> ApiResult<axum::response::Response> {
+    crate::routes::cameras::camera_stream(&state, &caller, &camera_id).await
 }

@@ -47,5 +47,6 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         .metrics
         .render(state.store.gallery().total(), state.engine.is_some());
     state.outputs.render_metrics(&mut text);
+    state.cameras.render_metrics(&mut text);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -6,7 +6,9 @@ pub mod api_keys;
 pub mod attendance;
 pub mod audit;
 pub mod auth;
+pub mod cameras;
 pub mod devices;
+pub mod events;
 pub mod health;
 pub mod liveness;
 pub mod orgs;
@@ -37,6 +39,8 @@ pub fn v1() -> Router<AppState> {
         .merge(access::router())
         .merge(audit::router())
         .merge(liveness::router())
+        .merge(cameras::router())
+        .merge(events::router())
 }
 
 /// `?page=&per_page=` on list routes.

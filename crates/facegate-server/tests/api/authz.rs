@@ -57,6 +57,13 @@ async fn matrix(db: Db) {
         )
         .await;
     let schedule = sc["id"].as_str().unwrap().to_string();
+    let camera = srv
+        .create(
+            "/api/v1/cameras",
+            &a.owner,
+            json!({"name": "Cam", "source_url": "push"}),
+        )
+        .await;
     let (key_id, _) = srv.api_key(&a, "viewer", &["read"]).await;
     let (_, acc) = srv
         .post(
@@ -82,7 +89,7 @@ async fn matrix(db: Db) {
             if let Some(e) = b.get_mut("email") {
                 *e = json!(format!("new{n}@alpha.test"));
             }
-            if c.path.ends_with("/devices")
+            if (c.path.ends_with("/devices") || c.path.ends_with("/cameras"))
                 && let Some(e) = b.get_mut("name")
             {
                 *e = json!(format!("dev-{n}"));
@@ -275,6 +282,40 @@ async fn matrix(db: Db) {
         ),
     ];
     cases.push(case(Method::GET, "/api/v1/liveness/events", None, 0, false));
+    // Cameras and their events (the SSE feed never ends, so it is checked
+    // in `cameras.rs`, not here). Without an engine the live routes answer
+    // 503 (snapshot, stream) or 409/503 (frames, ws): allowed, not refused.
+    cases.push(case(Method::GET, "/api/v1/cameras", None, 0, false));
+    cases.push(case(
+        Method::POST,
+        "/api/v1/cameras",
+        Some(json!({"name": "c", "source_url": "push", "enabled": false})),
+        2,
+        false,
+    ));
+    cases.push(case(Method::GET, "/api/v1/events", None, 0, false));
+    for (method, sub, min_role, loose) in [
+        (Method::GET, "", 0, false),
+        (Method::PATCH, "", 2, false),
+        (Method::GET, "/status", 0, false),
+        (Method::GET, "/snapshot", 0, true),
+        (Method::GET, "/stream", 0, true),
+        (Method::POST, "/frames", 1, true),
+        (Method::GET, "/ws", 1, true),
+        (Method::DELETE, "", 2, false),
+    ] {
+        let body = (method == Method::PATCH).then(|| json!({"cooldown_s": 10}));
+        cases.push(Case {
+            loose,
+            ..case(
+                method,
+                &format!("/api/v1/cameras/{camera}{sub}"),
+                body,
+                min_role,
+                true,
+            )
+        });
+    }
     for path in [
         "/api/v1/recognition/identify",
         "/api/v1/recognition/verify",

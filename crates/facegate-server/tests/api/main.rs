@@ -6,6 +6,7 @@ mod auth;
 mod authz;
 mod auto_rotate;
 mod bad_input;
+mod cameras;
 mod compat;
 mod liveness;
 mod liveness_addon;
