@@ -884,8 +884,12 @@ fn outputs_config_is_validated_and_secrets_redacted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outputs_in_the_service_metrics() {
+async fn outputs_in_the_service_metrics_and_shutdown() {
+    require_broker().await;
+    let prefix = unique("srv");
+    let mqtt = mqtt_config(&prefix).mqtt;
     let Some(srv) = TestServer::start(Db::Sqlite, false, |c| {
+        c.mqtt = mqtt;
         c.webhooks = vec![WebhookConfig {
             name: "ops".into(),
             url: "http://127.0.0.1:9/".into(),
@@ -912,5 +916,25 @@ async fn outputs_in_the_service_metrics() {
         "{text}"
     );
     assert!(!text.contains(SECRET));
+    wait_connected(&srv.state().outputs).await;
+    let text = srv
+        .client
+        .get(format!("{}/metrics", srv.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("facegate_mqtt_connected 1"), "{text}");
+
+    // Stopping the service stops the outputs: `offline`, retained.
+    let topic = format!("{prefix}/availability");
+    let mut sub = Sub::new(&format!("{prefix}-sub"), &[topic.clone()]).await;
+    let mut seen = Vec::new();
+    assert_eq!(sub.next_on(&topic, &mut seen).await.text(), "online");
     srv.stop().await;
+    assert_eq!(sub.next_on(&topic, &mut seen).await.text(), "offline");
+    sub.stop().await;
+    clear_retained(&[format!("{prefix}/#")]).await;
 }
