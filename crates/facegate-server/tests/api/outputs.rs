@@ -938,3 +938,147 @@ async fn outputs_in_the_service_metrics_and_shutdown() {
     sub.stop().await;
     clear_retained(&[format!("{prefix}/#")]).await;
 }
+
+/// A camera's event reaches the webhook and MQTT as the API's event log
+/// shows it (a `push` camera fed one photo until it names the person).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn outputs_carry_a_camera_event_end_to_end() {
+    require_broker().await;
+    let Some(shared) = shared_dir() else {
+        eprintln!("SKIP outputs end to end: ../shared (test images) is not present");
+        return;
+    };
+    let photo_path = shared.join("datasets/peers/face_recognition/examples/lin-manuel-miranda.png");
+    let (addr, receiver, server) = start_receiver().await;
+    let prefix = unique("e2e");
+    let mqtt = mqtt_config(&prefix).mqtt;
+    let Some(srv) = TestServer::start(Db::Sqlite, true, |c| {
+        c.mqtt = mqtt;
+        c.webhooks = vec![WebhookConfig {
+            name: "e2e".into(),
+            url: format!("http://{addr}/e2e"),
+            secret: SECRET.into(),
+            ..WebhookConfig::default()
+        }];
+    })
+    .await
+    else {
+        return;
+    };
+    if !srv.has_engine() {
+        eprintln!(
+            "SKIP outputs end to end: model pack {:?} is not installed in {}",
+            srv.state().config.pack,
+            models_dir().display()
+        );
+        srv.stop().await;
+        server.abort();
+        return;
+    }
+    wait_connected(&srv.state().outputs).await;
+    let org = srv.init_org("Door", "owner@door.test").await;
+    let person = srv.person(&org, "LMM", "Lin-Manuel Miranda").await;
+    let photo = std::fs::read(&photo_path).unwrap();
+    let (s, b) = srv
+        .post_image(
+            &format!("/api/v1/people/{person}/templates"),
+            &org.owner,
+            photo.clone(),
+            "lin-manuel-miranda.png",
+            "image/png",
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let mut sub = Sub::new(&format!("{prefix}-sub"), &[format!("{prefix}/#")]).await;
+    let (s, cam) = srv
+        .post(
+            "/api/v1/cameras",
+            &org.owner,
+            json!({"name": "Door", "source_url": "push", "purpose": "watch",
+                   "detection_fps": 5, "cooldown_s": 0}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{cam}");
+    let cam_id = cam["id"].as_str().unwrap().to_string();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let hook = loop {
+        if let Some(r) = receiver.got.lock().iter().find(|r| r.path == "/e2e") {
+            break r.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no webhook delivery within 60 s; camera: {}",
+            srv.get(&format!("/api/v1/cameras/{cam_id}/status"), &org.owner)
+                .await
+                .1
+        );
+        let r = srv
+            .req(
+                reqwest::Method::POST,
+                &format!("/api/v1/cameras/{cam_id}/frames"),
+                &org.owner,
+            )
+            .header("content-type", "image/png")
+            .body(photo.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "push: {}", r.status());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(verify(&hook.headers, &hook.body, SECRET));
+    assert_eq!(hook.headers["x-facegate-event"], "person");
+    let event_id = hook.headers["x-facegate-delivery"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body: Value = serde_json::from_slice(&hook.body).unwrap();
+    assert_eq!(body["id"], event_id.as_str());
+    assert_eq!(body["person_id"], person.as_str());
+    let (s, log) = srv
+        .get(&format!("/api/v1/events?camera_id={cam_id}"), &org.owner)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{log}");
+    let item = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == event_id.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("event {event_id} not in the log: {log}"));
+    assert_eq!(body, item, "the webhook body is the API's event");
+
+    // MQTT: the same document on <prefix>/events, the summary per camera,
+    // and where the person was last seen.
+    let mut seen = Vec::new();
+    let events = format!("{prefix}/events");
+    loop {
+        let m = sub.next_on(&events, &mut seen).await;
+        if m.json()["id"] == event_id.as_str() {
+            assert_eq!(m.json(), item);
+            break;
+        }
+    }
+    let cam = facegate_server::outputs::topic_segment(&cam_id);
+    loop {
+        let m = sub
+            .next_on(&format!("{prefix}/{cam}/person"), &mut seen)
+            .await;
+        if m.json()["event_id"] == event_id.as_str() {
+            assert_eq!(m.json()["person_name"], "Lin-Manuel Miranda");
+            assert_eq!(m.json()["camera_name"], "Door");
+            break;
+        }
+    }
+    let m = sub
+        .next_on(&format!("{prefix}/person/{person}"), &mut seen)
+        .await;
+    assert_eq!(m.json()["name"], "Lin-Manuel Miranda");
+    assert_eq!(m.json()["camera_id"], cam_id.as_str());
+    srv.stop().await;
+    server.abort();
+    sub.stop().await;
+    clear_retained(&[format!("{prefix}/#"), format!("{prefix}-ha/#")]).await;
+}
