@@ -38,6 +38,37 @@ pub struct AnswerFile {
     /// Seconds of tolerance around each appearance.
     #[serde(default = "default_slack")]
     pub slack_s: f64,
+    /// Camera settings this clip is scored at, where they differ from the
+    /// defaults (say why in the file).
+    #[serde(default)]
+    pub camera: CameraOverrides,
+}
+
+/// The per-camera settings an answer file may set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraOverrides {
+    pub fpir: Option<f64>,
+    pub min_face_px: Option<f32>,
+    pub min_sharpness: Option<f32>,
+    pub max_yaw_deg: Option<f32>,
+}
+
+impl CameraOverrides {
+    /// The default pipeline settings with these applied.
+    pub fn pipeline_config(&self) -> crate::PipelineConfig {
+        let mut c = crate::PipelineConfig::default();
+        if let Some(v) = self.min_face_px {
+            c.min_face_px = v;
+        }
+        if let Some(v) = self.min_sharpness {
+            c.min_sharpness = v;
+        }
+        if let Some(v) = self.max_yaw_deg {
+            c.max_yaw_deg = v;
+        }
+        c
+    }
 }
 
 fn default_slack() -> f64 {

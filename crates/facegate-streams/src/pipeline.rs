@@ -52,6 +52,13 @@ pub struct PipelineConfig {
     pub cooldown_ms: u64,
     /// Keep the best crop of each track for its event (`TrackEvent::crop_jpeg`).
     pub keep_crops: bool,
+    /// A named track whose window is full is re-embedded this often (ms of
+    /// stream time) to check it still follows the same person.
+    pub recheck_ms: u64,
+    /// The per-comparison FAR whose threshold (on the pack's curve) splits
+    /// a track: a new frame scoring below it against every kept sample of
+    /// its track is someone else, and starts a new track.
+    pub identity_switch_far: f64,
     #[serde(skip)]
     pub tracker: TrackerConfig,
 }
@@ -67,6 +74,8 @@ impl Default for PipelineConfig {
             unknown_after: 4,
             cooldown_ms: 30_000,
             keep_crops: false,
+            recheck_ms: 1_000,
+            identity_switch_far: 0.1,
             tracker: TrackerConfig::default(),
         }
     }
@@ -175,6 +184,21 @@ struct TrackState {
     best_crop: Option<(f32, RgbImage)>,
     named: Option<(String, f32)>,
     reported_unknown: bool,
+    last_embedded_ms: u64,
+}
+
+impl TrackState {
+    fn new(captured: Instant, at_ms: u64) -> Self {
+        Self {
+            first_captured: captured,
+            samples: Vec::new(),
+            taken: 0,
+            best_crop: None,
+            named: None,
+            reported_unknown: false,
+            last_embedded_ms: at_ms,
+        }
+    }
 }
 
 /// The vote over a track's samples.
@@ -241,18 +265,10 @@ impl Pipeline {
         result.timings.faces = faces.len();
         let update = self.tracker.update(frame.media_ms, &faces);
         for id in &update.started {
-            self.states.insert(
-                *id,
-                TrackState {
-                    first_captured: frame.captured,
-                    samples: Vec::new(),
-                    taken: 0,
-                    best_crop: None,
-                    named: None,
-                    reported_unknown: false,
-                },
-            );
+            self.states
+                .insert(*id, TrackState::new(frame.captured, frame.media_ms));
         }
+        let mut assigned = update.assigned.clone();
 
         // Which faces to embed: big enough, of tracks still deciding or
         // still filling their window.
@@ -265,7 +281,9 @@ impl Pipeline {
             if face.bbox.width() < self.config.min_face_px {
                 continue;
             }
-            if state.named.is_none() || state.samples.len() < self.config.max_samples {
+            let recheck =
+                frame.media_ms.saturating_sub(state.last_embedded_ms) >= self.config.recheck_ms;
+            if state.named.is_none() || state.samples.len() < self.config.max_samples || recheck {
                 chosen.push((i, *face));
             }
         }
@@ -275,7 +293,22 @@ impl Pipeline {
             let (analyzed, _) = self.engine.embed_faces(&frame.image, &batch)?;
             result.timings.embedded = analyzed.len();
             for ((i, face), analyzed) in chosen.iter().zip(analyzed) {
-                let id = update.assigned[*i];
+                let mut id = assigned[*i];
+                if self.is_someone_else(id, &analyzed.embedding) {
+                    if let Some((ended, new_id)) = self.tracker.restart(id, frame.media_ms) {
+                        tracing::debug!(camera = %self.camera_id, track = id, new_id, "identity switch: new track");
+                        if let Some(event) = self.end_track(&ended, frame.media_ms) {
+                            result.events.push(event);
+                        }
+                        self.states
+                            .insert(new_id, TrackState::new(frame.captured, frame.media_ms));
+                        assigned[*i] = new_id;
+                        id = new_id;
+                    }
+                }
+                if let Some(state) = self.states.get_mut(&id) {
+                    state.last_embedded_ms = frame.media_ms;
+                }
                 let Some(weight) = sample_weight(&self.config, face, &analyzed.quality) else {
                     continue;
                 };
@@ -324,10 +357,28 @@ impl Pipeline {
         }
         result.timings.vote_ms = ms(started);
 
-        for (face, id) in faces.iter().zip(&update.assigned) {
+        for (face, id) in faces.iter().zip(&assigned) {
             result.faces.push(self.overlay(*id, face));
         }
         Ok(result)
+    }
+
+    /// Whether `embedding` scores below the identity-switch threshold
+    /// against every sample `id` has kept.
+    fn is_someone_else(&self, id: u64, embedding: &Embedding) -> bool {
+        let Some(state) = self.states.get(&id) else {
+            return false;
+        };
+        if state.samples.is_empty() {
+            return false;
+        }
+        let threshold = self.engine.far_curve().map_or(0.3, |c| {
+            c.threshold_at_far(self.config.identity_switch_far).0
+        });
+        state
+            .samples
+            .iter()
+            .all(|s| facegate_core::dot(s.embedding.as_slice(), embedding.as_slice()) < threshold)
     }
 
     /// End every track (the stream stopped) and report those still undecided.

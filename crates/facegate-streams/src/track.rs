@@ -187,6 +187,27 @@ impl Tracker {
         update
     }
 
+    /// End track `id` and start a new one on its latest detection: the
+    /// caller found that the face it follows now is someone else (an
+    /// identity switch: two people crossing, a cut in edited video).
+    /// Returns the ended track and the new id; `None` if `id` is not live.
+    pub fn restart(&mut self, id: u64, at_ms: u64) -> Option<(Track, u64)> {
+        let index = self.tracks.iter().position(|t| t.id == id)?;
+        let ended = self.tracks.remove(index);
+        let new_id = self.next_id;
+        self.next_id += 1;
+        self.tracks.push(Track {
+            id: new_id,
+            bbox: ended.bbox,
+            face: ended.face,
+            velocity: (0.0, 0.0),
+            first_seen_ms: at_ms,
+            last_seen_ms: at_ms,
+            hits: 1,
+        });
+        Some((ended, new_id))
+    }
+
     /// End every track (the stream stopped).
     pub fn finish(&mut self) -> Vec<Track> {
         std::mem::take(&mut self.tracks)
@@ -331,6 +352,20 @@ mod tests {
         let u = tracker.update(1_700, &[face(0.0, 0.0, 50.0)]);
         assert_eq!(u.started, vec![2]);
         assert_eq!(tracker.finish().len(), 1);
+    }
+
+    #[test]
+    fn restart_ends_the_track_and_continues_on_a_new_id() {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        tracker.update(0, &[face(0.0, 0.0, 50.0)]);
+        let (ended, new_id) = tracker.restart(1, 200).unwrap();
+        assert_eq!((ended.id, new_id), (1, 2));
+        assert_eq!(tracker.tracks().len(), 1);
+        assert_eq!(
+            tracker.update(400, &[face(2.0, 0.0, 50.0)]).assigned,
+            vec![2]
+        );
+        assert!(tracker.restart(1, 500).is_none());
     }
 
     #[test]

@@ -61,7 +61,7 @@ fn answers(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn known(engine: &Engine, answer_path: &Path, shared: &Path) -> KnownFaces {
+fn known(engine: &Engine, answer_path: &Path, shared: &Path, fpir: f64) -> KnownFaces {
     let answer = AnswerFile::load(answer_path).expect("answer file");
     let people: Vec<(String, Vec<Embedding>)> = answer
         .known
@@ -91,7 +91,7 @@ fn known(engine: &Engine, answer_path: &Path, shared: &Path) -> KnownFaces {
         .cloned()
         .expect("the pack has a FAR curve");
     KnownFaces::new(people, engine.mean_template_offsets(), |n| {
-        OperatingPoint::for_fpir(&curve, 1e-3, n, 0.0).expect("operating point")
+        OperatingPoint::for_fpir(&curve, fpir, n, 0.0).expect("operating point")
     })
 }
 
@@ -102,8 +102,9 @@ fn hamilton_clip_names_its_two_people_and_nobody_else() {
     };
     let path = answers("hamilton.toml");
     let answer = AnswerFile::load(&path).unwrap();
-    let identifier = Arc::new(known(&engine, &path, &shared));
-    let mut pipeline = Pipeline::new("clip", PipelineConfig::default(), engine, identifier);
+    let fpir = answer.camera.fpir.expect("the clip's camera FPIR");
+    let identifier = Arc::new(known(&engine, &path, &shared, fpir));
+    let mut pipeline = Pipeline::new("clip", answer.camera.pipeline_config(), engine, identifier);
     let clip = AnswerFile::resolve(&path, &shared, &answer.clip);
     let events = replay(
         &SourceSpec::new(clip.to_string_lossy()),
@@ -139,6 +140,39 @@ fn hamilton_clip_names_its_two_people_and_nobody_else() {
     let n = tracks.len();
     tracks.dedup();
     assert_eq!(tracks.len(), n);
+}
+
+#[test]
+fn at_the_default_operating_point_only_the_close_up_face_is_named() {
+    let (Some(shared), Some(engine)) = (shared(), engine()) else {
+        return;
+    };
+    let path = answers("hamilton.toml");
+    let answer = AnswerFile::load(&path).unwrap();
+    let identifier = Arc::new(known(&engine, &path, &shared, 1e-3));
+    let mut pipeline = Pipeline::new("clip", PipelineConfig::default(), engine, identifier);
+    let clip = AnswerFile::resolve(&path, &shared, &answer.clip);
+    let events = replay(
+        &SourceSpec::new(clip.to_string_lossy()),
+        &DecodeSettings::default(),
+        &mut pipeline,
+    )
+    .expect("replay");
+    let s = score(&answer, &events);
+    assert!(s.wrong.is_empty(), "wrong names: {:?}", s.wrong);
+    let named: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.person_id.as_deref())
+        .collect();
+    assert!(named.contains(&"lin-manuel-miranda"), "{named:?}");
+    // A 25-px face scoring at FAR ~1e-2 is not named at FPIR 1e-3.
+    assert!(!named.contains(&"alex-lacamoire"), "{named:?}");
+    // Named within a frame or two of appearing (stream time).
+    let first = events
+        .iter()
+        .find(|e| e.person_id.as_deref() == Some("lin-manuel-miranda"))
+        .unwrap();
+    assert!(first.media_ms <= 400, "{first:?}");
 }
 
 #[test]
@@ -241,7 +275,7 @@ fn rtsp_camera_with_credentials_names_lin_manuel_miranda_and_refuses_a_wrong_pas
         return;
     };
     let path = answers("hamilton.toml");
-    let identifier = Arc::new(known(&engine, &path, &shared));
+    let identifier = Arc::new(known(&engine, &path, &shared, 1e-3));
     let port = free_port();
     let _server = rtsp_server(
         &shared.join("datasets/video/hamilton_clip.mp4"),
@@ -324,7 +358,7 @@ fn http_mjpeg_source_is_recognised() {
         return;
     };
     let path = answers("hamilton.toml");
-    let identifier = Arc::new(known(&engine, &path, &shared));
+    let identifier = Arc::new(known(&engine, &path, &shared, 1e-3));
     let port = free_port();
     let clip = shared.join("datasets/video/hamilton_clip.mp4");
     let _server = Server(
