@@ -16,6 +16,7 @@ fn fields(name: &str) -> CameraFields {
         purpose: "attendance".into(),
         detection_fps: 5.0,
         min_face_px: 36,
+        min_sharpness: 5.0,
         fpir: None,
         match_threshold: None,
         cooldown_s: 30,

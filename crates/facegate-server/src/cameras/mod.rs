@@ -445,6 +445,7 @@ pub fn spec_for(row: &CameraRow, config: &StreamsConfig, keep_crops: bool) -> Ca
     spec.detection_fps = f.detection_fps as f32;
     spec.max_width = config.max_width;
     spec.pipeline.min_face_px = f.min_face_px as f32;
+    spec.pipeline.min_sharpness = f.min_sharpness as f32;
     spec.pipeline.cooldown_ms = u64::try_from(f.cooldown_s).unwrap_or(0) * 1000;
     spec.pipeline.keep_crops = keep_crops;
     spec

@@ -67,6 +67,9 @@ pub struct CameraOut {
     pub purpose: String,
     pub detection_fps: f64,
     pub min_face_px: i64,
+    /// Frames whose face is blurrier than this (variance of the Laplacian
+    /// of the aligned face) are not recognised.
+    pub min_sharpness: f64,
     /// This camera's target FPIR (overrides the organisation's).
     pub fpir: Option<f64>,
     /// This camera's fixed threshold (overrides every FPIR).
@@ -114,6 +117,7 @@ fn out(state: &AppState, row: &CameraRow) -> CameraOut {
         purpose: f.purpose.clone(),
         detection_fps: f.detection_fps,
         min_face_px: f.min_face_px,
+        min_sharpness: f.min_sharpness,
         fpir: f.fpir,
         match_threshold: f.match_threshold,
         cooldown_s: f.cooldown_s,
@@ -190,6 +194,11 @@ fn validate(f: &mut CameraFields) -> ApiResult<()> {
             "`min_face_px` must be between 16 and 2000",
         ));
     }
+    if !(f.min_sharpness.is_finite() && (0.0..=1000.0).contains(&f.min_sharpness)) {
+        return Err(ApiError::invalid(
+            "`min_sharpness` must be between 0 and 1000",
+        ));
+    }
     if let Some(p) = f.fpir
         && !(p.is_finite() && p > 0.0 && p <= 0.5)
     {
@@ -244,6 +253,9 @@ pub struct CreateCamera {
     pub detection_fps: Option<f64>,
     /// Faces narrower than this (pixels) are tracked, never recognised; default 36.
     pub min_face_px: Option<i64>,
+    /// Blurrier faces are not recognised (variance of the Laplacian); default 5,
+    /// lower (1.5) for cameras that must catch small or soft faces.
+    pub min_sharpness: Option<f64>,
     pub fpir: Option<f64>,
     pub match_threshold: Option<f64>,
     /// Default 30.
@@ -271,6 +283,7 @@ async fn create(
             .detection_fps
             .unwrap_or(f64::from(state.config.streams.detection_fps)),
         min_face_px: req.min_face_px.unwrap_or(36),
+        min_sharpness: req.min_sharpness.unwrap_or(5.0),
         fpir: req.fpir,
         match_threshold: req.match_threshold,
         cooldown_s: req.cooldown_s.unwrap_or(30),
@@ -324,6 +337,8 @@ pub struct UpdateCamera {
     pub detection_fps: Option<f64>,
     #[serde(default, deserialize_with = "non_null")]
     pub min_face_px: Option<i64>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub min_sharpness: Option<f64>,
     /// `null` returns to the organisation's FPIR.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<f64>)]
@@ -372,6 +387,9 @@ async fn update(
     }
     if let Some(v) = req.min_face_px {
         f.min_face_px = v;
+    }
+    if let Some(v) = req.min_sharpness {
+        f.min_sharpness = v;
     }
     if let Some(v) = req.fpir {
         f.fpir = v;

@@ -97,7 +97,8 @@ fn mjpeg_server(video: &Path, port: u16) -> Server {
         .arg(format!("http://127.0.0.1:{port}/mjpeg"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        // It reports the viewer leaving (broken pipe) when the test ends.
+        .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .expect("ffmpeg runs (apt: ffmpeg)");
@@ -259,6 +260,17 @@ async fn recognition(db: Db) {
     let faces = shared.join("datasets/peers/face_recognition/examples");
     let Some(srv) = TestServer::start(db, true, |c| {
         c.streams.max_concurrent_streams = 3;
+        // YuNet when installed: the same recognizers as `default` (one
+        // gallery), and a detector fast enough that a loaded CI machine
+        // still recognises several frames a second of a real-time stream
+        // (MTCNN's pyramid took ~1.8 s a frame here under a parallel build,
+        // so tracks broke between frames).
+        if models_dir().join("packs/yunet").is_dir() {
+            c.pack = "yunet".into();
+        }
+        // Small enough that the too-large frame below stays small too (the
+        // photos are at most 0.5 MB).
+        c.max_body_bytes = 1024 * 1024;
     })
     .await
     else {
@@ -330,8 +342,13 @@ async fn recognition(db: Db) {
         .post(
             "/api/v1/cameras",
             &org.owner,
+            // As crates/facegate-streams/tests/clips/hamilton.toml sets it:
+            // Alex Lacamoire is only ever a 25-px face at the piano or in
+            // profile, so the camera is set as a site would set one that
+            // must catch such faces.
             json!({"name": "Stage", "source_url": url, "purpose": "attendance",
-                   "device_id": kiosk, "detection_fps": 5, "cooldown_s": 0}),
+                   "device_id": kiosk, "detection_fps": 5, "cooldown_s": 0,
+                   "fpir": 0.05, "min_face_px": 20, "min_sharpness": 1.5}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{cam}");
@@ -366,7 +383,7 @@ async fn recognition(db: Db) {
     let mjpeg_task = tokio::spawn(read_mjpeg(mjpeg, Duration::from_secs(60)));
 
     // Both people named within a minute, nobody else enrolled.
-    let until = Instant::now() + Duration::from_secs(60);
+    let until = Instant::now() + Duration::from_secs(90);
     let events = loop {
         let (s, b) = srv
             .get(
@@ -386,7 +403,7 @@ async fn recognition(db: Db) {
         }
         assert!(
             Instant::now() < until,
-            "Lin-Manuel Miranda and Alex Lacamoire not both named within 60 s: {items:?}\nstatus: {}",
+            "Lin-Manuel Miranda and Alex Lacamoire not both named within 90 s: {items:?}\nstatus: {}",
             status(&srv, &org.owner, &id).await
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -635,7 +652,7 @@ async fn recognition(db: Db) {
             &format!("/api/v1/cameras/{push_id}/frames"),
             &org.owner,
         )
-        .body(vec![0u8; 5 * 1024 * 1024])
+        .body(vec![0u8; 1024 * 1024 + 64 * 1024])
         .send()
         .await
         .unwrap();
@@ -736,7 +753,9 @@ async fn recognition(db: Db) {
         .unwrap();
     assert_eq!(open_stream.status(), StatusCode::OK);
     let stopping = Instant::now();
-    srv.stop().await;
+    tokio::time::timeout(Duration::from_secs(30), srv.stop())
+        .await
+        .expect("the server stops within 30 s with an MJPEG client connected");
     assert!(
         stopping.elapsed() < Duration::from_secs(20),
         "shutdown took {:?} with an MJPEG client connected",
@@ -838,6 +857,10 @@ async fn manage(db: Db) {
         (
             json!({"name": "x", "source_url": "push", "min_face_px": 2}),
             "min_face_px",
+        ),
+        (
+            json!({"name": "x", "source_url": "push", "min_sharpness": -1}),
+            "min_sharpness",
         ),
         (
             json!({"name": "x", "source_url": "push", "purpose": "spy"}),

@@ -18,6 +18,7 @@ CREATE TABLE cameras (
     purpose TEXT NOT NULL,
     detection_fps DOUBLE PRECISION NOT NULL,
     min_face_px BIGINT NOT NULL,
+    min_sharpness DOUBLE PRECISION NOT NULL,
     fpir DOUBLE PRECISION,
     match_threshold DOUBLE PRECISION,
     cooldown_s BIGINT NOT NULL,

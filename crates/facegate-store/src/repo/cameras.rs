@@ -36,6 +36,9 @@ pub struct CameraFields {
     pub purpose: String,
     pub detection_fps: f64,
     pub min_face_px: i64,
+    /// Frames whose aligned face is blurrier than this (variance of the
+    /// Laplacian) are not recognised.
+    pub min_sharpness: f64,
     pub fpir: Option<f64>,
     pub match_threshold: Option<f64>,
     pub cooldown_s: i64,
@@ -96,7 +99,7 @@ pub struct CameraEventFilter {
 }
 
 const COLS: &str = "id, org_id, name, source_url, rtsp_transport, device_id, purpose, detection_fps, \
-                    min_face_px, fpir, match_threshold, cooldown_s, enabled, created_at, updated_at";
+                    min_face_px, min_sharpness, fpir, match_threshold, cooldown_s, enabled, created_at, updated_at";
 
 fn camera_from_row(row: &AnyRow) -> Result<Camera, StoreError> {
     Ok(Camera {
@@ -110,6 +113,7 @@ fn camera_from_row(row: &AnyRow) -> Result<Camera, StoreError> {
             purpose: get(row, "purpose")?,
             detection_fps: get(row, "detection_fps")?,
             min_face_px: get(row, "min_face_px")?,
+            min_sharpness: get(row, "min_sharpness")?,
             fpir: get(row, "fpir")?,
             match_threshold: get(row, "match_threshold")?,
             cooldown_s: get(row, "cooldown_s")?,
@@ -141,7 +145,11 @@ fn bind_all<'q>(
 
 fn check_numbers(f: &CameraFields) -> Result<(), StoreError> {
     let finite = |v: Option<f64>| v.is_none_or(f64::is_finite);
-    if !f.detection_fps.is_finite() || !finite(f.fpir) || !finite(f.match_threshold) {
+    if !f.detection_fps.is_finite()
+        || !f.min_sharpness.is_finite()
+        || !finite(f.fpir)
+        || !finite(f.match_threshold)
+    {
         return Err(StoreError::Invalid("camera numbers must be finite".into()));
     }
     Ok(())
@@ -162,8 +170,8 @@ impl Store {
         let id = new_id();
         sqlx::query(
             "INSERT INTO cameras (id, org_id, name, source_url, rtsp_transport, device_id, purpose, \
-             detection_fps, min_face_px, fpir, match_threshold, cooldown_s, enabled, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+             detection_fps, min_face_px, min_sharpness, fpir, match_threshold, cooldown_s, enabled, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)",
         )
         .bind(&id)
         .bind(org_id)
@@ -174,6 +182,7 @@ impl Store {
         .bind(&f.purpose)
         .bind(f.detection_fps)
         .bind(f.min_face_px)
+        .bind(f.min_sharpness)
         .bind(f.fpir)
         .bind(f.match_threshold)
         .bind(f.cooldown_s)
@@ -229,8 +238,9 @@ impl Store {
         }
         let n = sqlx::query(
             "UPDATE cameras SET name = $3, source_url = $4, rtsp_transport = $5, device_id = $6, \
-             purpose = $7, detection_fps = $8, min_face_px = $9, fpir = $10, match_threshold = $11, \
-             cooldown_s = $12, enabled = $13, updated_at = $14 WHERE org_id = $1 AND id = $2",
+             purpose = $7, detection_fps = $8, min_face_px = $9, min_sharpness = $10, fpir = $11, \
+             match_threshold = $12, cooldown_s = $13, enabled = $14, updated_at = $15 \
+             WHERE org_id = $1 AND id = $2",
         )
         .bind(org_id)
         .bind(id)
@@ -241,6 +251,7 @@ impl Store {
         .bind(&f.purpose)
         .bind(f.detection_fps)
         .bind(f.min_face_px)
+        .bind(f.min_sharpness)
         .bind(f.fpir)
         .bind(f.match_threshold)
         .bind(f.cooldown_s)
