@@ -55,6 +55,9 @@ pub enum Command {
     Compare(CompareArgs),
     /// Name the faces in images using a folder of known people.
     Identify(IdentifyArgs),
+    /// Recognise faces in a video stream (RTSP, HTTP MJPEG, file, webcam),
+    /// one line per event.
+    Watch(WatchArgs),
     /// Measure accuracy.
     #[command(subcommand)]
     Eval(EvalCommand),
@@ -166,6 +169,61 @@ pub enum EvalCommand {
     Calibrate(EvalCalibrateArgs),
     /// Open-set identification: FNIR at FPIR 1e-2, 1e-3 and the shipped operating point.
     Identify(EvalIdentifyArgs),
+    /// Recorded clips with answer files through the camera pipeline:
+    /// precision and recall of named events, unknown events, time to first event.
+    Stream(EvalStreamArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// `rtsp://user:pass@host/path`, `http://host/mjpeg`, a video file, or `/dev/video0`.
+    pub source: String,
+    /// Folder of known people (`<person>/<images>` or `<person>.jpg`), as `identify` reads it.
+    #[arg(long)]
+    pub known: Option<PathBuf>,
+    /// Write annotated frames: a video file (`.mp4`, `.mkv`, …) or a folder of JPEGs.
+    #[arg(long)]
+    pub annotate: Option<PathBuf>,
+    /// Frames per second to recognise.
+    #[arg(long, default_value_t = 5.0)]
+    pub fps: f32,
+    /// Target false-positive identification rate for naming a track.
+    #[arg(long, default_value_t = facegate_core::calibration::DEFAULT_FPIR)]
+    pub fpir: f64,
+    /// Ambiguity margin (cosine) between the best two people.
+    #[arg(long, default_value_t = facegate_core::calibration::DEFAULT_MARGIN)]
+    pub margin: f32,
+    /// Faces narrower than this (pixels, after scaling) are not recognised.
+    #[arg(long, default_value_t = 36.0)]
+    pub min_face: f32,
+    /// Frames wider than this are scaled down first.
+    #[arg(long, default_value_t = 1280)]
+    pub max_width: u32,
+    /// Stop after this many seconds (stream time for files, wall time otherwise).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Files: read at the file's own pace, as a live camera (frames may drop).
+    #[arg(long)]
+    pub realtime: bool,
+    /// Files: start again at the end (with --realtime; stop with Ctrl-C or --duration).
+    #[arg(long = "loop")]
+    pub r#loop: bool,
+    /// RTSP over UDP instead of TCP.
+    #[arg(long)]
+    pub udp: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalStreamArgs {
+    /// Answer files (TOML: clip, known people, who appears when).
+    #[arg(required = true)]
+    pub answers: Vec<PathBuf>,
+    /// Frames per second to recognise.
+    #[arg(long, default_value_t = 5.0)]
+    pub fps: f32,
+    /// Target false-positive identification rate.
+    #[arg(long, default_value_t = facegate_core::calibration::DEFAULT_FPIR)]
+    pub fpir: f64,
 }
 
 #[derive(Debug, Args)]
@@ -285,4 +343,18 @@ pub struct BenchArgs {
     /// Seconds of all-cores throughput measurement.
     #[arg(long, default_value_t = 5.0)]
     pub seconds: f64,
+    /// Measure live streams instead: 1…`--cameras` cameras playing a clip
+    /// (the first argument, default the shared hamilton_clip.mp4) at 720p in
+    /// real time, with recognition.
+    #[arg(long)]
+    pub streams: bool,
+    /// Most cameras to try with --streams.
+    #[arg(long, default_value_t = 4)]
+    pub cameras: usize,
+    /// Recognised frames per second per camera with --streams.
+    #[arg(long, default_value_t = 5.0)]
+    pub stream_fps: f32,
+    /// Seconds measured per camera count with --streams.
+    #[arg(long, default_value_t = 20.0)]
+    pub stream_seconds: f64,
 }

@@ -235,7 +235,7 @@ pub fn run(ctx: &Ctx, args: IdentifyArgs) -> anyhow::Result<ExitCode> {
 /// face_recognition's own command reads a folder, every image directly in
 /// `dir`, named by its file stem (`dir/obama.jpg` is `obama`). Hidden
 /// folders and files (`.name`) are no one.
-fn known_images(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
+pub(crate) fn known_images(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
@@ -266,7 +266,7 @@ fn known_images(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     Ok(out)
 }
 
-fn encode_main_face(engine: &Engine, path: &Path) -> anyhow::Result<Option<Embedding>> {
+pub(crate) fn encode_main_face(engine: &Engine, path: &Path) -> anyhow::Result<Option<Embedding>> {
     let bytes = std::fs::read(path)?;
     let analysis = engine.analyze(&bytes)?;
     Ok(main_face(&analysis.faces, |f| f.face.bbox.area()).map(|f| f.embedding.clone()))

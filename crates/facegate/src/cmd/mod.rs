@@ -3,6 +3,7 @@
 mod annotate;
 mod bench;
 mod bench_faults;
+mod bench_streams;
 pub mod enroll;
 mod eval_calibrate;
 mod eval_detect;
@@ -14,6 +15,8 @@ mod lfw_set;
 mod liveness;
 mod models;
 mod plot;
+mod eval_stream;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -37,6 +40,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(EvalCommand::Detect(args)) => eval_detect::run(&ctx, args),
         Command::Eval(EvalCommand::Calibrate(args)) => eval_calibrate::run(&ctx, args),
         Command::Eval(EvalCommand::Identify(args)) => eval_identify::run(&ctx, args),
+        Command::Watch(args) => watch::run(&ctx, args),
+        Command::Eval(EvalCommand::Stream(args)) => eval_stream::run(&ctx, args),
+        Command::Bench(args) if args.streams => bench_streams::run(&ctx, &args),
         Command::Bench(args) => bench::run(&ctx, args),
         Command::Liveness(args) => liveness::run(&ctx, args),
         Command::Eval(EvalCommand::Liveness(args)) => liveness::eval(&ctx, args),
