@@ -54,7 +54,7 @@ pub struct EventsQuery {
     pub device_id: Option<String>,
     /// `flagged` or `rejected`.
     pub action: Option<String>,
-    /// `identify`, `attendance`, `access`, `compat` or `challenge`.
+    /// `identify`, `attendance`, `access`, `compat`, `challenge` or `camera`.
     pub source: Option<String>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
@@ -82,7 +82,7 @@ fn filter_of(q: &EventsQuery, limit: i64, offset: i64) -> ApiResult<SpoofEventFi
         None => None,
         Some(s) => Some(SpoofSource::parse(s).ok_or_else(|| {
             ApiError::invalid(
-                "`source` must be `identify`, `attendance`, `access`, `compat` or `challenge`",
+                "`source` must be `identify`, `attendance`, `access`, `compat`, `challenge` or `camera`",
             )
         })?),
     };

@@ -186,7 +186,7 @@ async fn routes(db: Db) {
             "invalid_field",
         ),
         (
-            "?source=camera",
+            "?source=doorbell",
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_field",
         ),
