@@ -88,6 +88,10 @@ fn mjpeg_server(video: &Path, port: u16) -> Server {
             "-loglevel",
             "error",
             "-re",
+            // Looped: the one viewer (the camera) keeps a live source
+            // however slowly a loaded machine gets round to reading it.
+            "-stream_loop",
+            "-1",
             "-i",
         ])
         .arg(video)
@@ -480,8 +484,10 @@ async fn recognition(db: Db) {
         &org.owner,
         &id,
         Duration::from_secs(30),
-        "streaming",
-        |s| s["state"] == "streaming",
+        "streaming, with the events counted",
+        // The worker counts a frame's events after handing them over and
+        // annotating the frame, so the stored events may be seen first.
+        |s| s["state"] == "streaming" && s["status"]["events"].as_u64().unwrap_or(0) >= 2,
     )
     .await;
     let live = &st["status"];
