@@ -632,7 +632,12 @@ fn process(shared: &Shared, mut pipeline: Pipeline, sink: &dyn EventSink, gate: 
                 continue;
             }
         };
+        // Counted before they are handed over, so a client that sees a
+        // stored event never sees a status that has not counted it.
         let events = result.events.len() as u64;
+        if events > 0 {
+            shared.status.send_modify(|s| s.events += events);
+        }
         for event in result.events {
             sink.emit(event);
         }
@@ -650,17 +655,10 @@ fn process(shared: &Shared, mut pipeline: Pipeline, sink: &dyn EventSink, gate: 
         let fps = rate.tick(Instant::now());
         let lag = frame.captured.elapsed().as_secs_f64() * 1000.0;
         let tracks = pipeline.active_tracks();
-        update_status(
-            shared,
-            &result.timings,
-            annotate_ms,
-            fps,
-            lag,
-            events,
-            tracks,
-        );
+        update_status(shared, &result.timings, annotate_ms, fps, lag, tracks);
     }
     for event in pipeline.finish(last_media_ms) {
+        shared.status.send_modify(|s| s.events += 1);
         sink.emit(event);
     }
 }
@@ -671,7 +669,6 @@ fn update_status(
     annotate_ms: f64,
     fps: f64,
     lag: f64,
-    events: u64,
     tracks: usize,
 ) {
     let ewma = |old: f64, new: f64| {
@@ -685,7 +682,6 @@ fn update_status(
         s.frames_processed += 1;
         s.processed_fps = fps;
         s.lag_ms = lag;
-        s.events += events;
         s.active_tracks = tracks;
         s.stage_ms.detect = ewma(s.stage_ms.detect, t.detect_ms);
         s.stage_ms.embed = ewma(s.stage_ms.embed, t.embed_ms);
