@@ -34,6 +34,7 @@ pub use repo::attendance::{AttendanceInput, AttendanceRules, MarkOutcome};
 pub use repo::audit::{AuditEvent, ChainReport};
 pub use repo::orgs::OrgDeletion;
 pub use repo::tokens::{RefreshFailure, RefreshGrant};
+pub use repo::ui_sessions::UiSession;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};

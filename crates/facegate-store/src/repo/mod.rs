@@ -11,6 +11,7 @@ pub mod schedules;
 pub mod spoof_events;
 pub mod templates;
 pub mod tokens;
+pub mod ui_sessions;
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
