@@ -66,6 +66,8 @@ pub struct Config {
     pub cors: CorsConfig,
     pub logging: LoggingConfig,
     pub liveness: LivenessConfig,
+    /// The admin web UI at `/ui` (sessions, cookies).
+    pub ui: crate::ui::UiConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -155,6 +157,7 @@ impl Default for Config {
             cors: CorsConfig::default(),
             logging: LoggingConfig::default(),
             liveness: LivenessConfig::default(),
+            ui: crate::ui::UiConfig::default(),
         }
     }
 }
@@ -450,6 +453,7 @@ impl Config {
         if !(1..=1_000_000).contains(&self.liveness.max_open_challenges) {
             return bad("liveness.max_open_challenges (FACEGATE_LIVENESS_MAX_OPEN_CHALLENGES) must be between 1 and 1000000".into());
         }
+        self.ui.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

@@ -16,3 +16,5 @@ mod recognition;
 mod seed_compat;
 mod service;
 mod truncated;
+mod ui;
+mod ui_browser;
