@@ -33,6 +33,7 @@ pub use repo::api_keys::NewApiKey;
 pub use repo::attendance::{AttendanceInput, AttendanceRules, MarkOutcome};
 pub use repo::audit::{AuditEvent, ChainReport};
 pub use repo::orgs::OrgDeletion;
+pub use repo::privacy::PersonPrivacy;
 pub use repo::tokens::{RefreshFailure, RefreshGrant};
 pub use repo::ui_sessions::UiSession;
 

@@ -92,6 +92,7 @@ pub const STATE_CHANGING_ROUTES: &[&str] = &[
     "/ui/people/{id}/templates",
     "/ui/people/{id}/templates/{template_id}/delete",
     "/ui/people/{id}/erase",
+    "/ui/people/{id}/privacy",
     "/ui/recognize",
     "/ui/settings/keys",
     "/ui/settings/keys/{id}/revoke",
@@ -119,6 +120,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(people::delete_template),
         )
         .route("/ui/people/{id}/erase", post(people::erase))
+        .route("/ui/people/{id}/privacy", post(people::privacy))
         .route("/ui/people/{id}/export", get(people::export))
         .route("/ui/recognize", get(recognize::page).post(recognize::run))
         .route("/ui/attendance", get(attendance::page))
@@ -130,6 +132,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/ui/settings/keys/{id}/revoke", post(settings::revoke_key))
         .route("/ui/static/{file}", get(assets::serve))
         .layer(middleware::from_fn_with_state(state, csrf::protect));
+    // The service's `Referrer-Policy: no-referrer` would make browsers send
+    // `Origin: null` on the UI's own form posts (Fetch: a non-CORS request
+    // under no-referrer serialises its origin as null), so UI pages use
+    // same-origin: our own posts carry our origin, other sites get nothing.
+    let routes = routes.layer(SetResponseHeaderLayer::if_not_present(
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("same-origin"),
+    ));
     // Pages may only submit forms to this origin; the service-wide CSP
     // (set when absent) adds nothing for forms.
     routes.layer(SetResponseHeaderLayer::if_not_present(

@@ -693,6 +693,36 @@ async fn people_pages(db: Db) {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let (s, _, body) = ui.get("/ui/attendance?from=2026-13-40").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // Consent and retention: saved, shown, checked, exported.
+    let privacy = format!("/ui/people/{id}/privacy");
+    let (s, _, body) = ui
+        .post(
+            &privacy,
+            &[("_csrf", &csrf), ("consent_date", "2026-13-01")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (s, _, _) = ui
+        .post(
+            &privacy,
+            &[
+                ("_csrf", &csrf),
+                ("consent_date", "2026-01-15"),
+                ("consent_note", "form #42"),
+                ("retain_until", "2020-01-01"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, _, page) = ui.get(&format!("/ui/people/{id}")).await;
+    assert!(
+        page.contains(r#"value="2026-01-15""#) && page.contains("form #42"),
+        "{page}"
+    );
+    assert!(
+        page.contains("The retention period ended on 2020-01-01"),
+        "{page}"
+    );
     // Export (admin): JSON with the person.
     let (s, h, body) = ui.get(&format!("/ui/people/{id}/export")).await;
     assert_eq!(s, StatusCode::OK);
@@ -704,6 +734,8 @@ async fn people_pages(db: Db) {
     );
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["person"]["external_id"], "E-1");
+    assert_eq!(v["consent_and_retention"]["consent_note"], "form #42");
+    assert_eq!(v["consent_and_retention"]["retain_until"], "2020-01-01");
     // Erase needs the external id typed in.
     let (s, _, _) = ui
         .post(

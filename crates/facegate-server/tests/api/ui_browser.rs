@@ -138,11 +138,16 @@ async fn login(c: &Client, base: &str, email: &str) {
     fill(c, "input[name=email]", email).await;
     fill(c, "input[name=password]", PASSWORD).await;
     click(c, "form button[type=submit]").await;
-    c.wait()
+    let done = c
+        .wait()
         .at_most(Duration::from_secs(20))
         .for_element(Locator::Css("header.top"))
-        .await
-        .expect("logged in");
+        .await;
+    if let Err(e) = done {
+        let url = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+        let html = c.source().await.unwrap_or_default();
+        panic!("login as {email} did not reach a page with the menu ({e}); at {url}: {html}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -319,7 +324,7 @@ async fn ui_browser_walkthrough() {
     // Erase the person: their templates are gone.
     c.goto(person_url.as_str()).await.unwrap();
     fill(&c, "input[name=confirm]", "OB-1").await;
-    click(&c, "button.danger").await;
+    click(&c, "form[action$='/erase'] button").await;
     assert!(text_of(&c, ".notice").await.contains("erased"));
     shot(&c, &dir, "14-erased").await;
     let templates = srv

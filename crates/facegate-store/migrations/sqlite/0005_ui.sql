@@ -5,3 +5,19 @@
 -- A UI row can never be rotated through /api/v1/auth/refresh (kind = 'api' only).
 ALTER TABLE refresh_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'api';
 ALTER TABLE refresh_tokens ADD COLUMN seen_at BIGINT;
+
+-- Consent and retention of a person's biometric data (GDPR/BIPA-style
+-- records), kept beside the person row so the people API's shape is
+-- unchanged. One row per person at most; gone with the person.
+CREATE TABLE person_privacy (
+    person_id TEXT PRIMARY KEY REFERENCES people(id) ON DELETE CASCADE,
+    org_id TEXT NOT NULL REFERENCES organisations(id) ON DELETE CASCADE,
+    -- When consent to process the face was given (Unix ms); NULL = not recorded.
+    consent_at BIGINT,
+    -- How and by whom (a form's reference, a note).
+    consent_note TEXT NOT NULL DEFAULT '',
+    -- Local day (YYYY-MM-DD) after which the face templates must be deleted.
+    retain_until TEXT,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX person_privacy_org ON person_privacy(org_id);

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod devices;
 pub mod orgs;
 pub mod people;
+pub mod privacy;
 pub mod schedules;
 pub mod spoof_events;
 pub mod templates;

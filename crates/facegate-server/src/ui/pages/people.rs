@@ -8,7 +8,8 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use facegate_store::{
-    AttendanceFilter, PeopleFilter, Person, PersonStatus, Role, SpoofEventFilter, Template as Tpl,
+    AttendanceFilter, PeopleFilter, Person, PersonPrivacy, PersonStatus, Role, SpoofEventFilter,
+    Template as Tpl,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -18,6 +19,7 @@ use crate::error::ApiError;
 use crate::routes::people::{CreatePerson, UpdatePerson, apply_update, validate_new};
 use crate::routes::templates::{FaceChoice, enrol_image};
 use crate::routes::{check_id, optional_text};
+use crate::rules::{day_string, parse_day};
 use crate::state::AppState;
 use crate::ui::error::{UiError, UiResult};
 use crate::ui::session::Ui;
@@ -160,6 +162,11 @@ struct ShowPage {
     notice: Option<&'static str>,
     results: Vec<EnrolResult>,
     engine: bool,
+    privacy: PersonPrivacy,
+    /// `privacy.consent_at` as a local day (for the date input).
+    consent_day: String,
+    /// The retention day has passed: the templates are kept too long.
+    retention_overdue: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -220,6 +227,16 @@ async fn show_page(
             )
         })
         .collect();
+    let privacy = state.store.person_privacy(ui.org_id(), id).await?;
+    let consent_day = privacy
+        .consent_at
+        .map(|t| local(&org.settings, t).chars().take(10).collect())
+        .unwrap_or_default();
+    let today = day_string(super::today(&org.settings));
+    let retention_overdue = privacy
+        .retain_until
+        .as_deref()
+        .is_some_and(|d| d < today.as_str());
     Ok(render(&ShowPage {
         c: Chrome::new(ui, "people"),
         p,
@@ -228,6 +245,9 @@ async fn show_page(
         notice,
         results,
         engine: state.engine.is_some(),
+        privacy,
+        consent_day,
+        retention_overdue,
     }))
 }
 
@@ -373,6 +393,7 @@ pub async fn export(State(state): State<AppState>, ui: Ui, Path(id): Path<String
         )
         .await?;
     let schedules = state.store.schedules_for(org_id, &id, None).await?;
+    let privacy = state.store.person_privacy(org_id, &id).await?;
     let (spoofs, _) = state
         .store
         .list_spoof_events(
@@ -390,6 +411,7 @@ pub async fn export(State(state): State<AppState>, ui: Ui, Path(id): Path<String
     let body = json!({
         "exported_at": chrono::Utc::now().to_rfc3339(),
         "person": p,
+        "consent_and_retention": privacy,
         "templates": templates,
         "attendance": attendance,
         "schedules": schedules,
@@ -466,4 +488,43 @@ pub async fn bulk(
         .await?;
     }
     Ok(see_other("/ui/people?ok=bulk"))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PrivacyForm {
+    consent_date: Option<String>,
+    consent_note: Option<String>,
+    retain_until: Option<String>,
+}
+
+/// `POST /ui/people/{id}/privacy`: the consent and retention record.
+pub async fn privacy(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+    Form(f): Form<PrivacyForm>,
+) -> UiResult {
+    ui.require(Role::Operator)?;
+    check_id("person", &id)?;
+    let consent_at = match non_empty(f.consent_date.as_deref()) {
+        // Noon UTC of the day: the same local day in every zone within ±11 h.
+        Some(d) => parse_day("consent_date", &d)?
+            .and_hms_opt(12, 0, 0)
+            .map(|t| t.and_utc().timestamp_millis()),
+        None => None,
+    };
+    let retain_until = match non_empty(f.retain_until.as_deref()) {
+        Some(d) => Some(day_string(parse_day("retain_until", &d)?)),
+        None => None,
+    };
+    let record = PersonPrivacy {
+        consent_at,
+        consent_note: optional_text("consent_note", f.consent_note.as_deref().unwrap_or(""), 500)?,
+        retain_until,
+    };
+    state
+        .store
+        .set_person_privacy(ui.org_id(), &id, &record)
+        .await?;
+    Ok(see_other(&format!("/ui/people/{id}?ok=saved")))
 }
