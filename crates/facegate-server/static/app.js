@@ -54,6 +54,7 @@
     start.addEventListener("click", function () {
       navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } }).then(function (stream) {
         video.srcObject = stream;
+        video.hidden = false;
         shot.disabled = false;
         status.textContent = "Camera on. Look at it, then capture.";
       }).catch(function (err) {

@@ -65,8 +65,18 @@ impl From<ApiError> for UiError {
              (the x-request-id response header)."
                 .to_string()
         } else {
-            // API messages quote fields as `name`; pages show them plainly.
-            e.message.replace('`', "")
+            // API messages quote fields as `name`; pages show them plainly
+            // and speak to the person reading.
+            let m = e
+                .message
+                .replace('`', "")
+                .replace("this requires the", "This page needs the")
+                .replace("; the caller is ", "; your role is ");
+            let mut chars = m.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect(),
+                None => m,
+            }
         };
         UiError::Page {
             status: e.status,

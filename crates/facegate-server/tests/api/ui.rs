@@ -647,7 +647,7 @@ async fn people_pages(db: Db) {
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body.contains("name must not be empty"), "{body}");
+    assert!(body.contains("Name must not be empty"), "{body}");
     // A duplicate external id is a 409 page.
     let (s, _, body) = ui
         .post(
@@ -681,7 +681,7 @@ async fn people_pages(db: Db) {
     // Unknown ids and paths are 404 pages, malformed filters 422 pages.
     let (s, _, body) = ui.get("/ui/people/not-a-uuid").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    assert!(body.contains("person not found"), "{body}");
+    assert!(body.contains("Person not found"), "{body}");
     let (s, _, _) = ui
         .get("/ui/people/00000000-0000-4000-8000-000000000000")
         .await;

@@ -144,7 +144,11 @@ async fn login(c: &Client, base: &str, email: &str) {
         .for_element(Locator::Css("header.top"))
         .await;
     if let Err(e) = done {
-        let url = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+        let url = c
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default();
         let html = c.source().await.unwrap_or_default();
         panic!("login as {email} did not reach a page with the menu ({e}); at {url}: {html}");
     }
@@ -253,6 +257,18 @@ async fn ui_browser_walkthrough() {
     // The dashboard, measured: page weight and time to first render.
     c.goto(&format!("{base}/ui/")).await.unwrap();
     text_of(&c, "h1").await;
+    // Paint entries arrive after the load event: wait for the first
+    // contentful paint (5 s at most).
+    c.execute_async(
+        "const done = arguments[arguments.length - 1];\
+         const fcp = () => performance.getEntriesByName('first-contentful-paint')[0];\
+         if (fcp()) { done(true); } else {\
+           new PerformanceObserver(() => { if (fcp()) done(true); }).observe({type: 'paint', buffered: true});\
+           setTimeout(() => done(!!fcp()), 5000); }",
+        vec![],
+    )
+    .await
+    .unwrap();
     let perf = c
         .execute(
             "const nav = performance.getEntriesByType('navigation')[0];\

@@ -23,6 +23,9 @@ pub struct FaceView {
     pub h: f32,
     /// Where the label goes (inside the image when the box touches the top).
     pub label_y: f32,
+    pub label_x: f32,
+    /// SVG `text-anchor` of the label.
+    pub anchor: &'static str,
     pub label: String,
     pub decision: &'static str,
     pub score: String,
@@ -130,10 +133,15 @@ pub async fn run(State(state): State<AppState>, ui: Ui, mut form: Multipart) -> 
                 ("ambiguous", _) => "ambiguous".to_string(),
                 _ => "unknown".to_string(),
             };
-            let font = (scale / 30.0).max(12.0);
+            let font = (scale / 50.0).max(12.0);
+            // Labels of boxes in the right half end at the box's right edge,
+            // so they stay inside the photo.
+            let right_half = b.left > out.width as f32 / 2.0;
             FaceView {
                 n: i + 1,
                 x: b.left,
+                label_x: if right_half { b.right } else { b.left },
+                anchor: if right_half { "end" } else { "start" },
                 y: b.top,
                 w: b.right - b.left,
                 h: b.bottom - b.top,
@@ -153,7 +161,9 @@ pub async fn run(State(state): State<AppState>, ui: Ui, mut form: Multipart) -> 
                     .join(", "),
                 quality: format!(
                     "eyes {:.0} px, yaw {:.0}°, sharpness {:.0}",
-                    f.quality.inter_eye_px, f.quality.yaw_deg, f.quality.sharpness
+                    f.quality.inter_eye_px,
+                    f.quality.yaw_deg + 0.0,
+                    f.quality.sharpness
                 ),
                 liveness: f
                     .liveness
@@ -173,7 +183,7 @@ pub async fn run(State(state): State<AppState>, ui: Ui, mut form: Multipart) -> 
         decision: out.decision,
         threshold: format!("{:.3}", out.threshold),
         operating_point,
-        font: (scale / 30.0).max(12.0),
+        font: (scale / 50.0).max(12.0),
         stroke: (scale / 200.0).max(2.0),
         attendance,
         total_ms: out
