@@ -127,6 +127,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/ui/attendance.csv", get(attendance::csv))
         .route("/ui/access-log", get(audit::page))
         .route("/ui/spoof-events", get(audit::spoof_events))
+        .route("/ui/spoof-events/{id}/snapshot", get(audit::spoof_snapshot))
         .route("/ui/settings", get(settings::page))
         .route("/ui/settings/keys", post(settings::create_key_route))
         .route("/ui/settings/keys/{id}/revoke", post(settings::revoke_key))

@@ -946,3 +946,66 @@ async fn recognition_flow(db: Db) {
     srv.stop().await;
 }
 both_backends!(ui_recognition, recognition_flow);
+
+#[tokio::test]
+async fn spoof_events_show_their_snapshots() {
+    let Some(srv) = TestServer::start(Db::Sqlite, false, |_| {}).await else {
+        return;
+    };
+    let org = srv.init_org("Acme", "owner@acme.test").await;
+    srv.member(&org, "viewer@acme.test", "viewer").await;
+    let png = {
+        let img = image::RgbImage::from_pixel(8, 8, image::Rgb([10, 20, 30]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let store = &srv.state().store;
+    let event = |snapshot| facegate_store::NewSpoofEvent {
+        occurred_at: facegate_store::now_ms(),
+        device_id: None,
+        person_id: None,
+        score: Some(0.12),
+        threshold: 0.5,
+        action: facegate_store::SpoofAction::Rejected,
+        source: facegate_store::SpoofSource::Access,
+        snapshot,
+    };
+    let kept = store
+        .insert_spoof_event(&org.id, &event(Some(&png)))
+        .await
+        .unwrap();
+    let bare = store
+        .insert_spoof_event(&org.id, &event(None))
+        .await
+        .unwrap();
+    let ui = UiClient::new(&srv);
+    ui.login("owner@acme.test", PASSWORD).await;
+    let (s, _, page) = ui.get("/ui/spoof-events").await;
+    assert_eq!(s, StatusCode::OK);
+    let link = format!("/ui/spoof-events/{}/snapshot", kept.id);
+    assert!(page.contains(&format!(r#"src="{link}""#)), "{page}");
+    assert!(
+        page.contains("0.120") && page.contains("rejected"),
+        "{page}"
+    );
+    let r = ui
+        .http
+        .get(format!("{}{link}", srv.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), png);
+    let (s, _, body) = ui
+        .get(&format!("/ui/spoof-events/{}/snapshot", bare.id))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(body.contains("No image was kept"), "{body}");
+    let viewer = UiClient::new(&srv);
+    viewer.login("viewer@acme.test", PASSWORD).await;
+    let (s, _, _) = viewer.get(&link).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    srv.stop().await;
+}

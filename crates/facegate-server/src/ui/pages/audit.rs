@@ -148,3 +148,35 @@ pub async fn spoof_events(State(state): State<AppState>, ui: Ui) -> UiResult {
         total,
     }))
 }
+
+/// `GET /ui/spoof-events/{id}/snapshot` (operators): the image kept with an
+/// event, shown on the spoof events page.
+pub async fn spoof_snapshot(
+    State(state): State<AppState>,
+    ui: Ui,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> UiResult {
+    use axum::response::IntoResponse;
+    ui.require(Role::Operator)?;
+    crate::routes::check_id("spoof event", &id)?;
+    let Some(bytes) = state.store.spoof_event_snapshot(ui.org_id(), &id).await? else {
+        return Err(crate::ui::error::UiError::page(
+            axum::http::StatusCode::NOT_FOUND,
+            "Not found",
+            "No image was kept for this event (the organisation's store_images setting was off).",
+        ));
+    };
+    // Only image types are served as such; anything else is a download
+    // (and `nosniff` is set service-wide).
+    let content_type = image::guess_format(&bytes)
+        .map(|f| f.to_mime_type())
+        .unwrap_or("application/octet-stream");
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, content_type),
+            (axum::http::header::CONTENT_DISPOSITION, "inline"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
