@@ -73,6 +73,8 @@ pub struct Config {
     pub webhooks: Vec<WebhookConfig>,
     /// Cameras and live streams.
     pub streams: StreamsConfig,
+    /// The admin web UI at `/ui` (sessions, cookies).
+    pub ui: crate::ui::UiConfig,
 }
 
 /// `[streams]`: cameras and live streams.
@@ -197,6 +199,7 @@ impl Default for Config {
             mqtt: MqttConfig::default(),
             webhooks: Vec::new(),
             streams: StreamsConfig::default(),
+            ui: crate::ui::UiConfig::default(),
         }
     }
 }
@@ -662,6 +665,7 @@ impl Config {
         }
         validate_mqtt(&self.mqtt).map_err(ConfigError::Invalid)?;
         validate_webhooks(&self.webhooks).map_err(ConfigError::Invalid)?;
+        self.ui.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

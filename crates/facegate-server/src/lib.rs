@@ -30,6 +30,7 @@ mod routes;
 pub mod rules;
 mod server;
 pub mod state;
+pub mod ui;
 
 pub use admin::{InitReport, init_organisation, verify_audit};
 pub use config::{Config, ConfigError};

@@ -93,6 +93,7 @@ pub fn app(state: AppState) -> Router {
     let config = &state.config;
     let mut router = Router::new()
         .nest("/api/v1", crate::routes::v1())
+        .merge(crate::ui::router(state.clone()))
         .merge(crate::routes::health::router())
         .merge(crate::compat::router())
         .merge(crate::openapi::router())
@@ -172,8 +173,11 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn fallback(method: Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found(&format!("route {method} {}", uri.path()))
+async fn fallback(method: Method, uri: axum::http::Uri) -> Response {
+    if uri.path() == "/ui" || uri.path().starts_with("/ui/") {
+        return crate::ui::error::not_found().await;
+    }
+    ApiError::not_found(&format!("route {method} {}", uri.path())).into_response()
 }
 
 /// Per-IP rate limit and request metrics. The client address is resolved
@@ -232,7 +236,13 @@ async fn json_errors(response: Response) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+    // The web UI renders its own error pages.
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_json || is_html {
         return response;
     }
     let (code, message) = match status {

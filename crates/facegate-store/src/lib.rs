@@ -34,7 +34,9 @@ pub use repo::attendance::{AttendanceInput, AttendanceRules, MarkOutcome};
 pub use repo::audit::{AuditEvent, ChainReport};
 pub use repo::cameras::{Camera, CameraEventFilter, CameraEventRow, CameraFields, NewCameraEvent};
 pub use repo::orgs::OrgDeletion;
+pub use repo::privacy::PersonPrivacy;
 pub use repo::tokens::{RefreshFailure, RefreshGrant};
+pub use repo::ui_sessions::UiSession;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};

@@ -68,6 +68,19 @@ async fn create(
     caller: Caller,
     ApiJson(req): ApiJson<CreateKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(create_key(&state, &caller, req).await?),
+    ))
+}
+
+/// Check and create an API key for `caller`'s organisation. Shared by the
+/// API and the web UI.
+pub(crate) async fn create_key(
+    state: &AppState,
+    caller: &Caller,
+    req: CreateKey,
+) -> ApiResult<CreatedApiKey> {
     caller.require(Role::Admin, Scope::Admin)?;
     let name = required_text("name", &req.name, 200)?;
     if req.role == Role::Owner {
@@ -117,13 +130,10 @@ async fn create(
         })
         .await?;
     tracing::info!(key = %created.id, by = %caller.label(), "api key created");
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedApiKey {
-            api_key: created,
-            key,
-        }),
-    ))
+    Ok(CreatedApiKey {
+        api_key: created,
+        key,
+    })
 }
 
 #[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", responses((status = 200, description = "revoked; the key's record", body = ApiKey)))]

@@ -172,14 +172,34 @@ async fn export(
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Viewer, Scope::Read)?;
     let filter = filter_of(&q, 100_000, 0)?;
-    let (records, _) = state.store.list_attendance(&caller.org_id, &filter).await?;
+    let csv = attendance_csv(&state, &caller.org_id, &filter).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"attendance.csv\"",
+            ),
+        ],
+        csv,
+    ))
+}
+
+/// The attendance records `filter` selects as CSV (header line first).
+/// Shared by the API's export and the web UI's.
+pub(crate) async fn attendance_csv(
+    state: &AppState,
+    org_id: &str,
+    filter: &AttendanceFilter,
+) -> ApiResult<String> {
+    let (records, _) = state.store.list_attendance(org_id, filter).await?;
     let mut names: HashMap<String, (String, String)> = HashMap::new();
     let mut csv = String::from(
         "id,person_id,external_id,name,time_utc,day,kind,confidence,liveness,liveness_flagged,device_id,source\n",
     );
     for r in &records {
         if !names.contains_key(&r.person_id) {
-            let p = state.store.get_person(&caller.org_id, &r.person_id).await?;
+            let p = state.store.get_person(org_id, &r.person_id).await?;
             names.insert(r.person_id.clone(), (p.external_id, p.name));
         }
         let (ext, name) = &names[&r.person_id];
@@ -204,14 +224,5 @@ async fn export(
         csv.push_str(&line);
         csv.push('\n');
     }
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"attendance.csv\"",
-            ),
-        ],
-        csv,
-    ))
+    Ok(csv)
 }

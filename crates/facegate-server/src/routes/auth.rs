@@ -52,6 +52,26 @@ pub async fn do_login(
     ip: std::net::IpAddr,
     req: LoginRequest,
 ) -> ApiResult<TokenResponse> {
+    let (account_id, membership) = authenticate(state, ip, req).await?;
+    issue_tokens(
+        state,
+        &account_id,
+        &membership.org_id,
+        membership.role.as_str(),
+        None,
+    )
+    .await
+}
+
+/// Check a login (throttled per client address, with account lockout) and
+/// choose the organisation: the account id and its membership there. Shared
+/// by the API's login and the web UI's, so both count against the same
+/// limits.
+pub async fn authenticate(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    req: LoginRequest,
+) -> ApiResult<(String, Membership)> {
     state.limiter.check_login(ip)?;
     let email = req.email.trim().to_lowercase();
     if email.is_empty() || req.password.is_empty() {
@@ -154,14 +174,7 @@ pub async fn do_login(
             .first()
             .ok_or_else(|| ApiError::forbidden("this account belongs to no organisation"))?,
     };
-    issue_tokens(
-        state,
-        &account.id,
-        &membership.org_id,
-        membership.role.as_str(),
-        None,
-    )
-    .await
+    Ok((account.id.clone(), membership.clone()))
 }
 
 /// Issue an access token bound to `session`, the refresh-token row already

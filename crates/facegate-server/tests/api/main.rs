@@ -18,3 +18,5 @@ mod recognition;
 mod seed_compat;
 mod service;
 mod truncated;
+mod ui;
+mod ui_browser;

@@ -8,10 +8,12 @@ pub mod cameras;
 pub mod devices;
 pub mod orgs;
 pub mod people;
+pub mod privacy;
 pub mod schedules;
 pub mod spoof_events;
 pub mod templates;
 pub mod tokens;
+pub mod ui_sessions;
 
 use sqlx::Row;
 use sqlx::any::AnyRow;

@@ -67,7 +67,8 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let consumed = sqlx::query(
             "UPDATE refresh_tokens SET used_at = $2 \
-             WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
+             WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+             AND kind = 'api'",
         )
         .bind(old_hash)
         .bind(now)
@@ -75,7 +76,7 @@ impl Store {
         .await?
         .rows_affected();
         let row = sqlx::query(
-            "SELECT account_id, org_id, family_id, used_at FROM refresh_tokens WHERE token_hash = $1",
+            "SELECT account_id, org_id, family_id, used_at FROM refresh_tokens WHERE token_hash = $1 AND kind = 'api'",
         )
         .bind(old_hash)
         .fetch_optional(&mut *tx)

@@ -1,0 +1,95 @@
+// facegate admin UI: the little the browser must do itself. Everything here
+// is progressive: every page works without it (plain forms, full reloads).
+// No inline script anywhere (the Content-Security-Policy forbids it).
+(function () {
+  "use strict";
+
+  // Select-all checkbox of the people list (bulk actions).
+  var all = document.getElementById("select-all");
+  if (all) {
+    all.addEventListener("change", function () {
+      document.querySelectorAll('input[name="id"]').forEach(function (box) {
+        box.checked = all.checked;
+      });
+    });
+  }
+
+  // Drag and drop onto an upload form: the dropped files become the file
+  // input's files, and the form is submitted as usual.
+  document.querySelectorAll("form.dropzone").forEach(function (form) {
+    var input = form.querySelector('input[type="file"]');
+    if (!input) return;
+    ["dragenter", "dragover"].forEach(function (ev) {
+      form.addEventListener(ev, function (e) {
+        e.preventDefault();
+        form.classList.add("over");
+      });
+    });
+    ["dragleave", "drop"].forEach(function (ev) {
+      form.addEventListener(ev, function () {
+        form.classList.remove("over");
+      });
+    });
+    form.addEventListener("drop", function (e) {
+      e.preventDefault();
+      if (!e.dataTransfer || !e.dataTransfer.files.length) return;
+      var dt = new DataTransfer();
+      var max = input.multiple ? e.dataTransfer.files.length : 1;
+      for (var i = 0; i < max; i++) dt.items.add(e.dataTransfer.files[i]);
+      input.files = dt.files;
+      form.requestSubmit();
+    });
+  });
+
+  // Webcam enrolment on the person page: capture a frame, send it to the
+  // same enrol route as a file upload (with the CSRF token header), and
+  // show the page's answer.
+  var cam = document.querySelector(".webcam");
+  if (cam && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+    cam.hidden = false;
+    var video = document.getElementById("cam");
+    var status = cam.querySelector(".cam-status");
+    var start = document.getElementById("cam-start");
+    var shot = document.getElementById("cam-shot");
+    start.addEventListener("click", function () {
+      navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } }).then(function (stream) {
+        video.srcObject = stream;
+        video.hidden = false;
+        shot.disabled = false;
+        status.textContent = "Camera on. Look at it, then capture.";
+      }).catch(function (err) {
+        status.textContent = "No camera: " + err.message;
+      });
+    });
+    shot.addEventListener("click", function () {
+      var canvas = document.createElement("canvas");
+      canvas.width = video.videoWidth || 640;
+      canvas.height = video.videoHeight || 480;
+      canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+      canvas.toBlob(function (blob) {
+        var body = new FormData();
+        body.append("photos", blob, "webcam.jpg");
+        status.textContent = "Enrolling…";
+        fetch("/ui/people/" + cam.dataset.person + "/templates", {
+          method: "POST",
+          body: body,
+          headers: { "X-CSRF-Token": cam.dataset.csrf },
+          credentials: "same-origin"
+        }).then(function (r) {
+          return r.text().then(function (html) {
+            var doc = new DOMParser().parseFromString(html, "text/html");
+            var li = doc.querySelector(".results li, .error");
+            status.textContent = li ? li.textContent : "HTTP " + r.status;
+            if (r.ok) {
+              var fresh = doc.getElementById("templates");
+              var old = document.getElementById("templates") || document.getElementById("no-templates");
+              if (fresh && old) old.replaceWith(fresh);
+            }
+          });
+        }).catch(function (err) {
+          status.textContent = "Failed: " + err.message;
+        });
+      }, "image/jpeg", 0.92);
+    });
+  }
+})();
