@@ -173,7 +173,12 @@ async fn ui_browser_walkthrough() {
     }
     let org = srv.init_org("Acme", "owner@acme.test").await;
     srv.member(&org, "viewer@acme.test", "viewer").await;
-    let examples = shared.join("datasets/peers/face_recognition/examples");
+    // WebDriver refuses file paths that are not canonical (CI's shared dir
+    // is `<repo>/../shared`).
+    let examples = shared
+        .join("datasets/peers/face_recognition/examples")
+        .canonicalize()
+        .expect("the shared examples folder");
     let dir = screenshot_dir();
     let base = srv.url.clone();
     let (_driver, c) = start_browser().await;
