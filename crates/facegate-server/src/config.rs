@@ -652,7 +652,10 @@ impl Config {
             return bad("streams.max_concurrent_streams (FACEGATE_STREAMS_MAX_CONCURRENT) must be between 0 and 256".into());
         }
         if !(1..=64).contains(&st.engine_slots) {
-            return bad("streams.engine_slots (FACEGATE_STREAMS_ENGINE_SLOTS) must be between 1 and 64".into());
+            return bad(
+                "streams.engine_slots (FACEGATE_STREAMS_ENGINE_SLOTS) must be between 1 and 64"
+                    .into(),
+            );
         }
         if !(st.detection_fps.is_finite() && st.detection_fps > 0.0 && st.detection_fps <= 30.0) {
             return bad("streams.detection_fps must be in (0, 30]".into());

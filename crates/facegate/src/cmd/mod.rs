@@ -9,13 +9,13 @@ mod eval_calibrate;
 mod eval_detect;
 mod eval_identify;
 mod eval_lfw;
+mod eval_stream;
 mod faces;
 mod identify;
 mod lfw_set;
 mod liveness;
 mod models;
 mod plot;
-mod eval_stream;
 mod watch;
 
 use std::path::{Path, PathBuf};
