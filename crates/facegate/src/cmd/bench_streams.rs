@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use facegate_streams::{
-    Camera, CameraSpec, DecodeSettings, EngineGate, FfmpegSource, KnownFaces, OperatingPoint,
-    SourceSpec, StreamError, TrackEvent,
+    Camera, CameraSpec, DecodeSettings, EngineGate, FfmpegSource, KnownFaces, SourceSpec,
+    StreamError, TrackEvent,
 };
 use facegate_vision::session::{Threading, available_cores};
 use parking_lot::Mutex;
@@ -162,17 +162,7 @@ fn known_people(engine: &facegate_vision::Engine, shared: &Path) -> anyhow::Resu
             people.push((name.to_owned(), vec![e]));
         }
     }
-    let curve = engine.far_curve().cloned();
-    let fallback = engine.match_threshold();
-    Ok(KnownFaces::new(
-        people,
-        engine.mean_template_offsets(),
-        |n| match &curve {
-            Some(c) => OperatingPoint::for_fpir(c, 1e-3, n, 0.0)
-                .unwrap_or_else(|_| OperatingPoint::fixed(fallback, 0.0, "pack", n)),
-            None => OperatingPoint::fixed(fallback, 0.0, "pack", n),
-        },
-    ))
+    Ok(super::watch::known_at_fpir(engine, people, 1e-3, 0.0))
 }
 
 fn run_cameras(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use facegate_core::Embedding;
 use facegate_streams::eval::{AnswerFile, ClipScore, replay, score};
-use facegate_streams::{DecodeSettings, KnownFaces, OperatingPoint, Pipeline, SourceSpec};
+use facegate_streams::{DecodeSettings, Pipeline, SourceSpec};
 use facegate_vision::session::Threading;
 use serde_json::json;
 
@@ -54,13 +54,7 @@ pub fn run(ctx: &Ctx, args: EvalStreamArgs) -> anyhow::Result<ExitCode> {
                 people.push((k.name.clone(), templates));
             }
             let fpir = answer.camera.fpir.unwrap_or(args.fpir);
-            let curve = engine.far_curve().cloned();
-            let fallback = engine.match_threshold();
-            let known = KnownFaces::new(people, engine.mean_template_offsets(), |n| match &curve {
-                Some(c) => OperatingPoint::for_fpir(c, fpir, n, 0.0)
-                    .unwrap_or_else(|_| OperatingPoint::fixed(fallback, 0.0, "pack", n)),
-                None => OperatingPoint::fixed(fallback, 0.0, "pack", n),
-            });
+            let known = super::watch::known_at_fpir(&engine, people, fpir, 0.0);
             let clip = AnswerFile::resolve(path, &shared, &answer.clip);
             anyhow::ensure!(clip.is_file(), "{}: no such clip", clip.display());
             let mut pipeline = Pipeline::new(

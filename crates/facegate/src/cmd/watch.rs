@@ -158,17 +158,26 @@ pub fn known_faces(
         "no face was found in any known image under {}",
         dir.display()
     );
+    Ok(known_at_fpir(engine, people, fpir, margin))
+}
+
+/// `people` (name, templates) scored by their mean templates at `fpir`
+/// over their number on the pack's FAR curve; the pack's 1:1 threshold
+/// where it has no curve.
+pub fn known_at_fpir(
+    engine: &Engine,
+    people: Vec<(String, Vec<Embedding>)>,
+    fpir: f64,
+    margin: f32,
+) -> KnownFaces {
     let curve = engine.far_curve().cloned();
     let fallback = engine.match_threshold();
-    Ok(KnownFaces::new(
-        people,
-        engine.mean_template_offsets(),
-        |n| match &curve {
-            Some(c) => OperatingPoint::for_fpir(c, fpir, n, margin)
-                .unwrap_or_else(|_| OperatingPoint::fixed(fallback, margin, "pack", n)),
-            None => OperatingPoint::fixed(fallback, margin, "pack", n),
-        },
-    ))
+    KnownFaces::new(people, engine.mean_template_offsets(), |n| {
+        curve
+            .as_ref()
+            .and_then(|c| OperatingPoint::for_fpir(c, fpir, n, margin).ok())
+            .unwrap_or_else(|| OperatingPoint::fixed(fallback, margin, "pack", n))
+    })
 }
 
 struct Printer {
