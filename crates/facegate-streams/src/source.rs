@@ -124,9 +124,38 @@ pub enum SourceKind {
     Push,
 }
 
-/// `scheme://user:password@host/…` → `scheme://user:***@host/…`; URLs
-/// without credentials are returned as they are.
+/// `scheme://user:password@host/…?password=…` → `scheme://user:***@host/…?password=***`:
+/// the user-info password, and the values of query parameters that carry
+/// secrets (some cameras take credentials there), are masked; other URLs
+/// are returned as they are.
 pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = redact_userinfo(base);
+    if let Some(query) = query {
+        out.push('?');
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((key, _)) if is_secret_key(key) => format!("{key}=***"),
+                _ => param.to_owned(),
+            })
+            .collect();
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["pass", "pwd", "secret", "token", "auth", "key", "sig"]
+        .iter()
+        .any(|s| key.contains(s))
+}
+
+fn redact_userinfo(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_owned();
     };
@@ -298,6 +327,8 @@ impl FfmpegSource {
                 .name("ffmpeg-stderr".into())
                 .spawn(move || {
                     for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                        // FFmpeg echoes the URL, password included.
+                        let line = redact_in_text(&line);
                         tracing::debug!(source = %redacted, "ffmpeg: {line}");
                         let mut tail = tail.lock();
                         if tail.len() == 20 {
@@ -554,6 +585,14 @@ mod tests {
         );
         assert_eq!(redact_url("rtsp://10.0.0.2/x"), "rtsp://10.0.0.2/x");
         assert_eq!(redact_url("http://u:p:q@h/a@b"), "http://u:***@h/a@b");
+        assert_eq!(
+            redact_url("rtsp://10.0.0.2/x?user=admin&password=S3cret&channel=1"),
+            "rtsp://10.0.0.2/x?user=admin&password=***&channel=1"
+        );
+        assert_eq!(
+            redact_url("http://u:p@h/v?pwd=1&token=t"),
+            "http://u:***@h/v?pwd=***&token=***"
+        );
         assert_eq!(
             redact_in_text("rtsp://a:b@h/x: 401 Unauthorized"),
             "rtsp://a:***@h/x: 401 Unauthorized"

@@ -75,6 +75,16 @@ fn watch_refuses_bad_sources_clearly() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expected), "{source}: {err}");
     }
+    // A folder is not a clip; the annotated output may not overwrite the clip.
+    let dir = tempfile::tempdir().unwrap();
+    let out = facegate("yunet", &["watch", s(dir.path())]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is a folder"));
+    let clip = dir.path().join("clip.mp4");
+    std::fs::write(&clip, b"not a video").unwrap();
+    let out = facegate("yunet", &["watch", s(&clip), "--annotate", s(&clip)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is the source itself"));
+    assert_eq!(std::fs::read(&clip).unwrap(), b"not a video");
     let out = facegate("yunet", &["watch", "clip.mp4", "--fps", "0"]);
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--fps"));

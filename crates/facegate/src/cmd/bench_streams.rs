@@ -42,6 +42,18 @@ fn children_cpu_s() -> f64 {
 }
 
 pub fn run(ctx: &Ctx, args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.stream_seconds.is_finite() && args.stream_seconds >= 1.0,
+        "--stream-seconds must be at least 1"
+    );
+    anyhow::ensure!(
+        (1..=64).contains(&args.cameras),
+        "--cameras must be between 1 and 64"
+    );
+    anyhow::ensure!(
+        args.stream_fps.is_finite() && args.stream_fps > 0.0 && args.stream_fps <= 30.0,
+        "--stream-fps must be in (0, 30]"
+    );
     let shared = shared_dir();
     let source_clip = args
         .images
@@ -50,8 +62,13 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| shared.join("datasets/video/hamilton_clip.mp4"));
     anyhow::ensure!(
         source_clip.is_file(),
-        "{}: no clip (give one, or set FACEGATE_SHARED)",
-        source_clip.display()
+        "{}: no such clip{}",
+        source_clip.display(),
+        if args.images.is_empty() {
+            " (give one, or set FACEGATE_SHARED)"
+        } else {
+            ""
+        }
     );
     let temp = tempfile::tempdir()?;
     let clip = temp.path().join("720p.mp4");
@@ -112,7 +129,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let known = known_people(&engine, &shared)?;
     let identifier: Arc<dyn facegate_streams::Identifier> = Arc::new(known);
     let mut rows = Vec::new();
-    for cameras in 1..=args.cameras.max(1) {
+    for cameras in 1..=args.cameras {
         let row = run_cameras(
             cameras,
             &clip,

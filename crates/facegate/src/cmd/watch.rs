@@ -56,7 +56,22 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> anyhow::Result<ExitCode> {
     );
     if kind == SourceKind::File {
         let path = args.source.strip_prefix("file://").unwrap_or(&args.source);
-        anyhow::ensure!(Path::new(path).is_file(), "{path}: no such file");
+        let file = Path::new(path);
+        anyhow::ensure!(!file.is_dir(), "{path} is a folder, not a video file");
+        anyhow::ensure!(file.is_file(), "{path}: no such file");
+        if let Some(out) = &args.annotate {
+            // Writing the annotated video over the clip being read would
+            // destroy the input.
+            let same = std::fs::canonicalize(out)
+                .ok()
+                .zip(std::fs::canonicalize(file).ok())
+                .is_some_and(|(a, b)| a == b);
+            anyhow::ensure!(
+                !same,
+                "--annotate {} is the source itself: choose another file",
+                out.display()
+            );
+        }
     }
     let engine = Arc::new(ctx.engine(Threading {
         sessions: 1,
