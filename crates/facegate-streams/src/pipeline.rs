@@ -185,6 +185,9 @@ struct TrackState {
     named: Option<(String, f32)>,
     reported_unknown: bool,
     last_embedded_ms: u64,
+    /// The orientation vote on the track's first usable face (`None` until
+    /// taken); a turned face's track is never embedded.
+    upright: Option<bool>,
 }
 
 impl TrackState {
@@ -197,6 +200,7 @@ impl TrackState {
             named: None,
             reported_unknown: false,
             last_embedded_ms: at_ms,
+            upright: None,
         }
     }
 }
@@ -260,7 +264,9 @@ impl Pipeline {
         let mut result = FrameResult::default();
         self.frame_size = (frame.image.width(), frame.image.height());
         let started = Instant::now();
-        let faces = self.engine.detect(&frame.image)?;
+        // The orientation vote is taken once per track below, not once per
+        // face per frame: it would cost a second detection for every face.
+        let faces = self.engine.detect_unvoted(&frame.image)?;
         result.timings.detect_ms = ms(started);
         result.timings.faces = faces.len();
         let update = self.tracker.update(frame.media_ms, &faces);
@@ -270,15 +276,26 @@ impl Pipeline {
         }
         let mut assigned = update.assigned.clone();
 
-        // Which faces to embed: big enough, of tracks still deciding or
-        // still filling their window.
-        let started = Instant::now();
+        // Which faces to embed: big enough, upright, of tracks still
+        // deciding or still filling their window.
         let mut chosen: Vec<(usize, DetectedFace)> = Vec::new();
         for (i, (face, id)) in faces.iter().zip(&update.assigned).enumerate() {
-            let Some(state) = self.states.get(id) else {
+            if face.bbox.width() < self.config.min_face_px {
+                continue;
+            }
+            let Some(state) = self.states.get_mut(id) else {
                 continue;
             };
-            if face.bbox.width() < self.config.min_face_px {
+            if state.upright.is_none() {
+                // A face turned by 90° or 180° can still have an upright
+                // landmark layout (see `facegate_vision::detect::refine`);
+                // the detector's vote tells, and a face's orientation does
+                // not change along its track.
+                let voted = Instant::now();
+                state.upright = Some(self.engine.is_upright(&frame.image, face)?);
+                result.timings.detect_ms += ms(voted);
+            }
+            if state.upright == Some(false) {
                 continue;
             }
             let recheck =
@@ -287,6 +304,7 @@ impl Pipeline {
                 chosen.push((i, *face));
             }
         }
+        let started = Instant::now();
         let mut touched: Vec<u64> = Vec::new();
         if !chosen.is_empty() {
             let batch: Vec<DetectedFace> = chosen.iter().map(|(_, f)| *f).collect();
