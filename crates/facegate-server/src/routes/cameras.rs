@@ -427,6 +427,7 @@ async fn remove(
     row_of(&state, &caller, &id).await?;
     state.cameras.remove(&id).await;
     state.store.delete_camera(&caller.org_id, &id).await?;
+    state.outputs.camera_removed(&id);
     Ok(StatusCode::NO_CONTENT)
 }
 
