@@ -52,8 +52,12 @@ pub struct PipelineConfig {
     pub cooldown_ms: u64,
     /// Keep the best crop of each track for its event (`TrackEvent::crop_jpeg`).
     pub keep_crops: bool,
-    /// A named track whose window is full is re-embedded this often (ms of
-    /// stream time) to check it still follows the same person.
+    /// A track whose window is full is re-embedded this often (ms of
+    /// stream time): a named one to check it still follows the same person,
+    /// one nobody matched (at twice this rate, and whenever its face has
+    /// grown by a quarter since) for the better frames of someone walking
+    /// up. Embedding every frame of such tracks cost most of a camera's
+    /// recognition time while strangers stood in view.
     pub recheck_ms: u64,
     /// The per-comparison FAR whose threshold (on the pack's curve) splits
     /// a track: a new frame scoring below it against every kept sample of
@@ -185,6 +189,8 @@ struct TrackState {
     named: Option<(String, f32)>,
     reported_unknown: bool,
     last_embedded_ms: u64,
+    /// Box width (pixels) of the face last embedded.
+    last_embedded_width: f32,
     /// The orientation vote on the track's first usable face (`None` until
     /// taken); a turned face's track is never embedded.
     upright: Option<bool>,
@@ -200,6 +206,7 @@ impl TrackState {
             named: None,
             reported_unknown: false,
             last_embedded_ms: at_ms,
+            last_embedded_width: 0.0,
             upright: None,
         }
     }
@@ -213,6 +220,10 @@ struct Vote {
     liveness: Option<f32>,
     point: OperatingPoint,
 }
+
+/// A face this much wider than when its track was last embedded is worth
+/// embedding again before the track's recheck is due.
+const GROWN: f32 = 1.25;
 
 /// One camera's recognition state.
 pub struct Pipeline {
@@ -298,9 +309,16 @@ impl Pipeline {
             if state.upright == Some(false) {
                 continue;
             }
-            let recheck =
-                frame.media_ms.saturating_sub(state.last_embedded_ms) >= self.config.recheck_ms;
-            if state.named.is_none() || state.samples.len() < self.config.max_samples || recheck {
+            let since = frame.media_ms.saturating_sub(state.last_embedded_ms);
+            let window_full = state.samples.len() >= self.config.max_samples;
+            let due = match state.named {
+                Some(_) => since >= self.config.recheck_ms,
+                None => {
+                    since >= self.config.recheck_ms / 2
+                        || face.bbox.width() >= GROWN * state.last_embedded_width
+                }
+            };
+            if !window_full || due {
                 chosen.push((i, *face));
             }
         }
@@ -326,6 +344,7 @@ impl Pipeline {
                 }
                 if let Some(state) = self.states.get_mut(&id) {
                     state.last_embedded_ms = frame.media_ms;
+                    state.last_embedded_width = face.bbox.width();
                 }
                 let Some(weight) = sample_weight(&self.config, face, &analyzed.quality) else {
                     continue;
