@@ -468,6 +468,27 @@ fn http_mjpeg_source_is_recognised() {
     camera.stop(Duration::from_secs(5));
 }
 
+/// A webcam that is not there (no `/dev/video9`; this machine has no
+/// video devices at all, so a real V4L2 capture cannot be tested here) is
+/// reported as unreachable, naming the device, through the real FFmpeg.
+#[test]
+fn a_missing_webcam_is_reported_as_unreachable() {
+    use facegate_streams::{FfmpegSource, StreamError};
+    let device = "/dev/video9";
+    if Path::new(device).exists() {
+        eprintln!("SKIP: {device} exists here");
+        return;
+    }
+    let result = FfmpegSource::open(&SourceSpec::new(device), &DecodeSettings::default())
+        .and_then(|mut source| source.read().map(|_| ()));
+    match result {
+        Err(StreamError::Unreachable(message)) => {
+            assert!(message.contains(device), "{message}");
+        }
+        other => panic!("expected unreachable, got {other:?}"),
+    }
+}
+
 #[test]
 fn an_unreachable_source_is_retried_and_reported_without_panicking() {
     let Some(engine) = engine() else {
