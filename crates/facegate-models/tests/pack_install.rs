@@ -88,6 +88,63 @@ fn installs_verifies_and_detects_tampering() {
     }
 }
 
+/// Loading trusts a file's stamp (size, inode, mtime, ctime after its last
+/// good hash) instead of re-hashing it, but any change to the file, even one
+/// that keeps its size and sets its modification time back, is re-hashed
+/// and refused; `verify` always re-hashes.
+#[test]
+fn loading_skips_the_hash_of_unchanged_files_but_never_misses_tampering() {
+    let src = source_dir();
+    let data = tempfile::tempdir().unwrap();
+    let m = manifest(&pack::sha256_hex(b"detector bytes"));
+    let installed = pack::install(&m, data.path(), &options(src.path(), data.path())).unwrap();
+    let stamps = installed.dir.join(pack::STAMP_FILE);
+    assert!(pack::load_verified(data.path(), "tiny").is_ok());
+    assert!(stamps.is_file(), "a load that hashed leaves stamps");
+    let recorded = std::fs::read(&stamps).unwrap();
+    assert!(pack::load_verified(data.path(), "tiny").is_ok());
+    assert_eq!(
+        std::fs::read(&stamps).unwrap(),
+        recorded,
+        "nothing re-stamped"
+    );
+
+    // Same size, modification time set back: only the ctime tells.
+    let det = installed.path("det.onnx");
+    let modified = std::fs::metadata(&det).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&det, b"DETECTOR BYTES").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&det)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(&det).unwrap().modified().unwrap(),
+        modified
+    );
+    for (how, result) in [
+        ("load", pack::load_verified(data.path(), "tiny")),
+        ("verify", pack::verify(data.path(), "tiny")),
+    ] {
+        match result {
+            Err(PackError::HashMismatch { what, .. }) => {
+                assert!(what.ends_with("det.onnx"), "{how}: {what}");
+            }
+            other => panic!("{how}: expected a hash mismatch, got {other:?}"),
+        }
+    }
+
+    // A forged stamp file cannot vouch for a file it does not describe.
+    std::fs::write(&stamps, &recorded).unwrap();
+    assert!(pack::load_verified(data.path(), "tiny").is_err());
+    // Garbage in the stamp file only means hashing again.
+    std::fs::write(&det, b"detector bytes").unwrap();
+    std::fs::write(&stamps, b"{not json").unwrap();
+    assert!(pack::load_verified(data.path(), "tiny").is_ok());
+}
+
 #[test]
 fn a_source_file_with_the_wrong_hash_is_refused_and_nothing_is_installed() {
     let src = source_dir();

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use facegate_core::{BoundingBox, DetectedFace, Embedding, Point};
 use facegate_models::pack::{
-    Alignment, DetectorKind, InstalledPack, LandmarksKind, Manifest, RecognizerSpec, verify,
+    Alignment, DetectorKind, InstalledPack, LandmarksKind, Manifest, RecognizerSpec, load_verified,
 };
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -131,7 +131,7 @@ impl Engine {
     /// `name` may be [`facegate_models::pack::AUTO`]: the best installed pack.
     pub fn load_installed(name: &str, options: &EngineOptions) -> Result<Self, VisionError> {
         let name = facegate_models::pack::resolve(&options.data_dir, name);
-        let pack = verify(&options.data_dir, &name)?;
+        let pack = load_verified(&options.data_dir, &name)?;
         if let Some((installed, builtin)) = facegate_models::pack::outdated_manifest(&pack.manifest)
         {
             tracing::warn!(

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::install::{InstalledPack, installed_manifest, verify_some};
+use super::install::{Hashing, InstalledPack, installed_manifest, verify_some};
 use super::{DetectorKind, LivenessKind, Manifest, PackError, pack_dir};
 
 /// The pack whose `[liveness]` component packs without one use, when it is
@@ -33,7 +33,7 @@ pub fn liveness_addon(
     if manifest.liveness.is_some() || !addon_installed(data_dir) {
         return Ok(None);
     }
-    let addon = verify_some(data_dir, LIVENESS_ADDON, |m| {
+    let addon = verify_some(data_dir, LIVENESS_ADDON, Hashing::UnlessStamped, |m| {
         m.liveness.iter().flat_map(|l| l.files.clone()).collect()
     })?;
     Ok(addon.manifest.liveness.is_some().then_some(addon))

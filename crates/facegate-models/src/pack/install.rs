@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::fetch::{self, FetchOptions, Fetched};
+use super::stamp::Stamps;
 use super::{
     FileEntry, Manifest, PackError, Source, SourceKind, check_hash, convert::convert, sha256_hex,
 };
@@ -133,18 +134,37 @@ fn origin<'m>(
     }
 }
 
-/// Load an installed pack and re-hash every file against its lock.
+/// Load an installed pack and re-hash every file against its lock
+/// (`facegate models verify`, `facegate doctor`).
 pub fn verify(data_dir: &Path, name: &str) -> Result<InstalledPack, PackError> {
-    verify_some(data_dir, name, |manifest| {
+    verify_some(data_dir, name, Hashing::Always, |manifest| {
         manifest.files.iter().map(|f| f.name.clone()).collect()
     })
 }
 
-/// Load an installed pack and re-hash the files `select` names against its
+/// Load an installed pack for use: every file is checked against its lock,
+/// re-hashing only files changed since their last successful hash (see
+/// [`super::stamp`]); a changed file whose hash no longer matches is an
+/// error, as with [`verify`].
+pub fn load_verified(data_dir: &Path, name: &str) -> Result<InstalledPack, PackError> {
+    verify_some(data_dir, name, Hashing::UnlessStamped, |manifest| {
+        manifest.files.iter().map(|f| f.name.clone()).collect()
+    })
+}
+
+/// Whether a file whose stamp still matches is hashed again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hashing {
+    Always,
+    UnlessStamped,
+}
+
+/// Load an installed pack and check the files `select` names against its
 /// lock (for a component another pack borrows, without hashing the rest).
 pub(crate) fn verify_some(
     data_dir: &Path,
     name: &str,
+    hashing: Hashing,
     select: impl FnOnce(&Manifest) -> Vec<String>,
 ) -> Result<InstalledPack, PackError> {
     let dir = pack_dir(data_dir, name);
@@ -158,15 +178,21 @@ pub(crate) fn verify_some(
     let lock_text = std::fs::read_to_string(&lock_path).map_err(PackError::io(&lock_path))?;
     let lock: Lock = serde_json::from_str(&lock_text)
         .map_err(|e| PackError::Manifest(format!("{}: {e}", lock_path.display())))?;
+    let mut stamps = Stamps::load(&dir);
     for file in select(&manifest) {
         let expected = lock
             .files
             .get(&file)
             .ok_or_else(|| PackError::Manifest(format!("{file} is missing from {LOCK_FILE}")))?;
         let path = dir.join(&file);
+        if hashing == Hashing::UnlessStamped && stamps.vouches_for(&file, &path, expected) {
+            continue;
+        }
         let bytes = std::fs::read(&path).map_err(PackError::io(&path))?;
         check_hash(&path.display().to_string(), &bytes, expected)?;
+        stamps.record(&file, &path, expected);
     }
+    stamps.save(&dir);
     Ok(InstalledPack {
         dir,
         manifest,

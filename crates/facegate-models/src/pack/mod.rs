@@ -14,15 +14,17 @@ mod convert;
 mod fetch;
 mod install;
 mod manifest;
+mod stamp;
 
 pub use builtin::{AUTO, AUTO_PREFERENCE, builtin, builtin_names, current_decision, resolve};
 pub use compose::{Components, LIVENESS_ADDON, LivenessComponent, components, liveness_addon};
 pub use fetch::{FetchOptions, Fetched, fetch as fetch_source, read as read_fetched};
 pub use install::{
-    InstalledPack, Lock, install, installed_manifest, installed_packs, outdated, outdated_manifest,
-    pack_dir, verify,
+    InstalledPack, Lock, install, installed_manifest, installed_packs, load_verified, outdated,
+    outdated_manifest, pack_dir, verify,
 };
 pub use manifest::*;
+pub use stamp::STAMP_FILE;
 
 use std::path::PathBuf;
 
