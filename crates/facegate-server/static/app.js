@@ -92,4 +92,58 @@
       }, "image/jpeg", 0.92);
     });
   }
+
+  // Camera live view: new events arrive over Server-Sent Events (the
+  // session cookie authenticates /ui/events/stream) and go on top of the
+  // table; the health figures are polled every 2 s. The MJPEG <img> needs
+  // no script.
+  var live = document.getElementById("live");
+  if (live && window.EventSource) {
+    var camera = live.dataset.camera;
+    var tbody = document.querySelector("#live-events tbody");
+    var cell = function (text, cls) {
+      var td = document.createElement("td");
+      if (cls) {
+        var b = document.createElement("span");
+        b.className = "badge " + cls;
+        b.textContent = text;
+        td.appendChild(b);
+      } else {
+        td.textContent = text;
+      }
+      return td;
+    };
+    var feed = new EventSource("/ui/events/stream?camera_id=" + encodeURIComponent(camera));
+    feed.addEventListener("camera_event", function (m) {
+      var e;
+      try { e = JSON.parse(m.data); } catch (err) { return; }
+      var tr = document.createElement("tr");
+      tr.className = "new";
+      tr.appendChild(cell(new Date(e.at).toLocaleTimeString()));
+      tr.appendChild(cell(e.kind, e.kind));
+      tr.appendChild(cell(e.name || "unknown"));
+      tr.appendChild(cell(typeof e.score === "number" ? e.score.toFixed(3) : ""));
+      tbody.insertBefore(tr, tbody.firstChild);
+      while (tbody.rows.length > 50) tbody.deleteRow(tbody.rows.length - 1);
+    });
+    var health = document.getElementById("health");
+    var badge = document.getElementById("cam-state");
+    setInterval(function () {
+      fetch("/ui/cameras/" + encodeURIComponent(camera) + "/status.json", { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (s) {
+          if (!s) return;
+          badge.textContent = s.state;
+          badge.className = "badge cam-" + s.state;
+          var set = function (k, v) {
+            var dd = health.querySelector('[data-k="' + k + '"]');
+            if (dd) dd.textContent = v;
+          };
+          set("fps", s.input_fps.toFixed(1) + " in / " + s.processed_fps.toFixed(1) + " recognised");
+          ["dropped_frames", "skipped_busy", "reconnects", "events"].forEach(function (k) { set(k, s[k]); });
+          set("last_error", s.last_error || "");
+        })
+        .catch(function () {});
+    }, 2000);
+  }
 })();

@@ -245,6 +245,13 @@ async fn handle(state: &AppState, item: Incoming) {
     let json = payload.to_string();
     let outcome_text = attendance.or(access).map(|v| v.to_string());
     let operating_point = serde_json::to_string(&event.operating_point).unwrap_or_default();
+    // The face embedding is kept on the crop's condition (the organisation
+    // stores images): review groups unknown faces by it and enrols it.
+    let model_id = state.engine.as_ref().map(|e| e.model_id().to_owned());
+    let embedding = match (&event.embedding, &model_id) {
+        (Some(e), Some(m)) if org.settings.store_images => Some((e, m.as_str())),
+        _ => None,
+    };
     let stored = state
         .store
         .insert_camera_event(
@@ -263,6 +270,7 @@ async fn handle(state: &AppState, item: Incoming) {
                 outcome: outcome_text.as_deref(),
                 payload: &json,
                 crop: keep_crop.then_some(crop.as_slice()),
+                embedding,
                 occurred_at: event.at.timestamp_millis(),
             },
         )

@@ -96,6 +96,13 @@ pub const STATE_CHANGING_ROUTES: &[&str] = &[
     "/ui/recognize",
     "/ui/settings/keys",
     "/ui/settings/keys/{id}/revoke",
+    "/ui/cameras",
+    "/ui/cameras/{id}",
+    "/ui/cameras/{id}/enabled",
+    "/ui/cameras/{id}/delete",
+    "/ui/recognitions/label",
+    "/ui/recognitions/review",
+    "/ui/recognize/not",
 ];
 
 /// The `/ui` routes (empty when `ui.enabled` is false).
@@ -131,6 +138,20 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/ui/settings", get(settings::page))
         .route("/ui/settings/keys", post(settings::create_key_route))
         .route("/ui/settings/keys/{id}/revoke", post(settings::revoke_key))
+        .route("/ui/cameras", get(cameras::list).post(cameras::create))
+        .route("/ui/cameras/new", get(cameras::new_form))
+        .route("/ui/cameras/{id}", get(cameras::live).post(cameras::update))
+        .route("/ui/cameras/{id}/edit", get(cameras::edit_form))
+        .route("/ui/cameras/{id}/enabled", post(cameras::set_enabled))
+        .route("/ui/cameras/{id}/delete", post(cameras::delete))
+        .route("/ui/cameras/{id}/status.json", get(cameras::status_json))
+        .route("/ui/cameras/{id}/live.mjpeg", get(cameras::live_mjpeg))
+        .route("/ui/events/stream", get(cameras::events_stream))
+        .route("/ui/events/{id}/crop", get(recognitions::crop))
+        .route("/ui/recognitions", get(recognitions::page))
+        .route("/ui/recognitions/label", post(recognitions::label))
+        .route("/ui/recognitions/review", post(recognitions::review))
+        .route("/ui/recognize/not", post(recognize::not_x))
         .route("/ui/static/{file}", get(assets::serve))
         .layer(middleware::from_fn_with_state(state, csrf::protect));
     // The service's `Referrer-Policy: no-referrer` would make browsers send

@@ -5,9 +5,11 @@
 pub mod attendance;
 pub mod audit;
 pub mod auth;
+pub mod cameras;
 pub mod dashboard;
 pub mod me;
 pub mod people;
+pub mod recognitions;
 pub mod recognize;
 pub mod settings;
 
