@@ -319,9 +319,11 @@ pub async fn identify(
 }
 
 /// "This is not X" (the web UI's negative list, `person_negatives`): a
-/// candidate whose negative samples are closer to the probe than their own
-/// templates (the closer of their mean-template and best-template scores)
-/// is no candidate for this face. One query for the whole candidate list.
+/// candidate whose negative samples are at least as close to the probe as
+/// their own templates (the closer of their mean-template and best-template
+/// scores) is no candidate for this face; a tie goes to the negative, the
+/// operator's later word (a photo enrolled by mistake, then marked "not
+/// X"). One query for the whole candidate list.
 pub async fn exclude_negatives(
     state: &AppState,
     org_id: &str,
@@ -340,7 +342,7 @@ pub async fn exclude_negatives(
     hits.retain(|h| {
         let own = h.score.max(h.best_score);
         !negatives.iter().any(|(p, n)| {
-            *p == h.person_id && facegate_core::dot(n.as_slice(), probe.as_slice()) > own
+            *p == h.person_id && facegate_core::dot(n.as_slice(), probe.as_slice()) >= own
         })
     });
     Ok(())

@@ -1061,7 +1061,7 @@ async fn camera_pages(db: Db) {
     bad.push(("_csrf", &csrf));
     let (s, _, body) = ui.post("/ui/cameras", &bad).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(body.contains("detection_fps must be in"), "{body}");
+    assert!(body.contains("etection_fps must be in (0, 30]"), "{body}");
     let mut bad = form("Gate", "ftp://cam/x", "5");
     bad.push(("_csrf", &csrf));
     let (s, _, _) = ui.post("/ui/cameras", &bad).await;
@@ -1094,8 +1094,18 @@ async fn camera_pages(db: Db) {
         "{edit}"
     );
     let mut changed = form("Gate 2", "rtsp://admin:***@10.1.2.3:554/cam?channel=1", "2");
+    changed.retain(|(k, _)| *k != "fpir");
     changed.push(("_csrf", &csrf));
     changed.push(("fpir", "0.01"));
+    // A repeated field is a readable page, not the API's JSON.
+    let mut twice = changed.clone();
+    twice.push(("fpir", "0.02"));
+    let (s, h, body) = ui.post(&format!("/ui/cameras/{id}"), &twice).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        h["content-type"].to_str().unwrap().starts_with("text/html"),
+        "{body}"
+    );
     let (s, h, body) = ui.post(&format!("/ui/cameras/{id}"), &changed).await;
     assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
     assert_eq!(location(&h), "/ui/cameras?ok=saved");

@@ -16,7 +16,6 @@
 //! the password as `***`, and sending that back keeps the stored one.
 
 use askama::Template;
-use axum::Form;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -24,7 +23,7 @@ use facegate_store::{Camera as CameraRow, Device, Role};
 use facegate_streams::redact_url;
 use serde::Deserialize;
 
-use super::{Chrome, local, non_empty, render, see_other};
+use super::{Chrome, UiForm, local, non_empty, render, see_other};
 use crate::routes::cameras::{
     CreateCamera, UpdateCamera, camera_stream, create_camera, delete_camera, has_credentials,
     row_of, state_name, status_of, update_camera,
@@ -255,7 +254,11 @@ fn parse_numbers(f: &CameraForm) -> Result<Parsed, UiError> {
 }
 
 /// `POST /ui/cameras` (admins): add a camera.
-pub async fn create(State(state): State<AppState>, ui: Ui, Form(f): Form<CameraForm>) -> UiResult {
+pub async fn create(
+    State(state): State<AppState>,
+    ui: Ui,
+    UiForm(f): UiForm<CameraForm>,
+) -> UiResult {
     ui.require(Role::Admin)?;
     let n = parse_numbers(&f)?;
     let row = create_camera(
@@ -287,7 +290,7 @@ pub async fn update(
     State(state): State<AppState>,
     ui: Ui,
     Path(id): Path<String>,
-    Form(f): Form<CameraForm>,
+    UiForm(f): UiForm<CameraForm>,
 ) -> UiResult {
     ui.require(Role::Admin)?;
     let n = parse_numbers(&f)?;
@@ -327,7 +330,7 @@ pub async fn set_enabled(
     State(state): State<AppState>,
     ui: Ui,
     Path(id): Path<String>,
-    Form(f): Form<EnabledForm>,
+    UiForm(f): UiForm<EnabledForm>,
 ) -> UiResult {
     ui.require(Role::Admin)?;
     let on = f.enabled.as_deref() == Some("on");

@@ -119,6 +119,30 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
     })
 }
 
+/// `axum::Form` whose rejection (a malformed body, a repeated field) is a
+/// readable 422 page rather than the API's JSON error.
+pub struct UiForm<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for UiForm<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = super::error::UiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::Form::<T>::from_request(req, state)
+            .await
+            .map(|axum::Form(v)| UiForm(v))
+            .map_err(|e| {
+                super::error::UiError::invalid(format!(
+                    "The form could not be read: {}",
+                    e.body_text()
+                ))
+            })
+    }
+}
+
 /// Form field value: trimmed, `None` when empty.
 pub fn non_empty(v: Option<&str>) -> Option<String> {
     v.map(str::trim)

@@ -13,14 +13,13 @@
 //! in between.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use facegate_store::{PeopleFilter, Person, PersonStatus, Review, ReviewEvent, Role};
 use serde::Deserialize;
 
-use super::{Chrome, local, non_empty, render, see_other};
+use super::{Chrome, UiForm, local, non_empty, render, see_other};
 use crate::flows::{Purpose, effective_threshold};
 use crate::routes::check_id;
 use crate::routes::people::{CreatePerson, validate_new};
@@ -353,7 +352,7 @@ async fn enrol(
 pub async fn label(
     State(state): State<AppState>,
     ui: Ui,
-    Form(fields): Form<Vec<(String, String)>>,
+    UiForm(fields): UiForm<Vec<(String, String)>>,
 ) -> UiResult {
     ui.require(Role::Operator)?;
     let ids = ids_of(&fields)?;
@@ -388,7 +387,7 @@ pub async fn label(
 pub async fn review(
     State(state): State<AppState>,
     ui: Ui,
-    Form(fields): Form<Vec<(String, String)>>,
+    UiForm(fields): UiForm<Vec<(String, String)>>,
 ) -> UiResult {
     ui.require(Role::Operator)?;
     let (ids, action) = match field(&fields, "one").and_then(|v| v.split_once(':')) {

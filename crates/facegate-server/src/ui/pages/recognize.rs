@@ -128,7 +128,7 @@ pub struct NotPost {
 pub async fn not_x(
     State(state): State<AppState>,
     ui: Ui,
-    axum::Form(f): axum::Form<NotPost>,
+    super::UiForm(f): super::UiForm<NotPost>,
 ) -> UiResult {
     ui.require(Role::Operator)?;
     let expected = sign(&ui.csrf, &f.person_id, &f.model_id, &f.embedding);
