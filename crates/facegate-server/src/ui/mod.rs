@@ -93,6 +93,8 @@ pub const STATE_CHANGING_ROUTES: &[&str] = &[
     "/ui/people/{id}/templates/{template_id}/delete",
     "/ui/people/{id}/erase",
     "/ui/people/{id}/privacy",
+    "/ui/people/{id}/schedules",
+    "/ui/people/{id}/schedules/{template_id}/delete",
     "/ui/recognize",
     "/ui/settings/keys",
     "/ui/settings/keys/{id}/revoke",
@@ -129,6 +131,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/ui/people/{id}/erase", post(people::erase))
         .route("/ui/people/{id}/privacy", post(people::privacy))
         .route("/ui/people/{id}/export", get(people::export))
+        .route("/ui/people/{id}/schedules", post(people::add_schedule))
+        .route(
+            "/ui/people/{id}/schedules/{schedule_id}/delete",
+            post(people::delete_schedule),
+        )
         .route("/ui/recognize", get(recognize::page).post(recognize::run))
         .route("/ui/attendance", get(attendance::page))
         .route("/ui/attendance.csv", get(attendance::csv))

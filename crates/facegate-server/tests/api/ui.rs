@@ -1686,3 +1686,178 @@ async fn retention_sweep_erases_expired_face_data() {
     assert!(page.contains("No face enrolled yet"), "{page}");
     srv.stop().await;
 }
+
+/// The person page's access schedule editor: an admin adds and deletes the
+/// person's schedules (checked as the API checks them), sees the ones for
+/// everyone; an operator only reads; another organisation gets 404.
+#[tokio::test]
+async fn person_schedule_editor() {
+    let Some(srv) = TestServer::start(Db::Sqlite, false, |_| {}).await else {
+        return;
+    };
+    let org = srv.init_org("Acme", "owner@acme.test").await;
+    srv.init_org("Other", "owner@other.test").await;
+    srv.member(&org, "op@acme.test", "operator").await;
+    let person = srv.person(&org, "S-1", "Sam").await;
+    let door = srv.device(&org, "Front door", "door").await;
+    let everyone = srv
+        .create(
+            "/api/v1/schedules",
+            &org.owner,
+            json!({"name": "Cleaning window", "weekdays": ["sat"], "start": "06:00", "end": "07:00"}),
+        )
+        .await;
+    let ui = UiClient::new(&srv);
+    ui.login("owner@acme.test", PASSWORD).await;
+    let csrf = ui.csrf().await;
+    let page_url = format!("/ui/people/{person}");
+    let (_, _, page) = ui.get(&page_url).await;
+    assert!(
+        page.contains("Cleaning window") && page.contains("(everyone)"),
+        "{page}"
+    );
+    let add = format!("/ui/people/{person}/schedules");
+    let (s, _, body) = ui
+        .post(
+            &add,
+            &[
+                ("_csrf", &csrf),
+                ("name", "Office"),
+                ("weekday", "mon"),
+                ("start", "25:00"),
+                ("end", "17:00"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("must be a time like 08:30"), "{body}");
+    let (s, _, body) = ui
+        .post(
+            &add,
+            &[
+                ("_csrf", &csrf),
+                ("name", "Office"),
+                ("start", "09:00"),
+                ("end", "17:00"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "no day: {body}");
+    let (s, h, body) = ui
+        .post(
+            &add,
+            &[
+                ("_csrf", &csrf),
+                ("name", "Office"),
+                ("weekday", "mon"),
+                ("weekday", "tue"),
+                ("start", "09:00"),
+                ("end", "17:30"),
+                ("device_id", &door),
+                ("valid_from", "2026-01-01"),
+                ("valid_until", ""),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(
+        location(&h),
+        format!("/ui/people/{person}?ok=schedule_added#schedules")
+    );
+    let (_, list) = srv.get("/api/v1/schedules", &org.owner).await;
+    let own = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Office")
+        .expect("stored")
+        .clone();
+    assert_eq!(own["person_id"], person.as_str());
+    assert_eq!(own["device_id"], door.as_str());
+    let own_id = own["id"].as_str().unwrap().to_string();
+    let (_, _, page) = ui.get(&page_url).await;
+    assert!(
+        page.contains("mon tue") && page.contains("09:00–17:30") && page.contains("Front door"),
+        "{page}"
+    );
+    // A schedule for everyone is not deleted from a person's page.
+    let (s, _, _) = ui
+        .post(
+            &format!("/ui/people/{person}/schedules/{everyone}/delete"),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // An operator reads, cannot change.
+    let op = UiClient::new(&srv);
+    op.login("op@acme.test", PASSWORD).await;
+    let (_, _, page) = op.get(&page_url).await;
+    assert!(
+        page.contains("Office") && !page.contains("schedule-form"),
+        "{page}"
+    );
+    let op_csrf = op.csrf().await;
+    let (s, _, _) = op
+        .post(
+            &add,
+            &[
+                ("_csrf", &op_csrf),
+                ("name", "X"),
+                ("weekday", "mon"),
+                ("start", "01:00"),
+                ("end", "02:00"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = op
+        .post(
+            &format!("/ui/people/{person}/schedules/{own_id}/delete"),
+            &[("_csrf", &op_csrf)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Another organisation: not found.
+    let foreign = UiClient::new(&srv);
+    foreign.login("owner@other.test", PASSWORD).await;
+    let f_csrf = foreign.csrf().await;
+    let (s, _, _) = foreign
+        .post(
+            &add,
+            &[
+                ("_csrf", &f_csrf),
+                ("name", "X"),
+                ("weekday", "mon"),
+                ("start", "01:00"),
+                ("end", "02:00"),
+            ],
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = foreign
+        .post(
+            &format!("/ui/people/{person}/schedules/{own_id}/delete"),
+            &[("_csrf", &f_csrf)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Delete.
+    let (s, h, _) = ui
+        .post(
+            &format!("/ui/people/{person}/schedules/{own_id}/delete"),
+            &[("_csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        (s, location(&h)),
+        (
+            StatusCode::SEE_OTHER,
+            format!("/ui/people/{person}?ok=schedule_deleted#schedules")
+        )
+    );
+    let (s, _) = srv
+        .get(&format!("/api/v1/schedules/{own_id}"), &org.owner)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    srv.stop().await;
+}

@@ -115,6 +115,8 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "erased" => "The person and all their data (templates, attendance, schedules) were erased.",
         "bulk" => "The selected people were updated.",
         "revoked" => "The API key was revoked.",
+        "schedule_added" => "The schedule was added.",
+        "schedule_deleted" => "The schedule was deleted.",
         _ => return None,
     })
 }

@@ -167,6 +167,67 @@ struct ShowPage {
     consent_day: String,
     /// The retention day has passed: the templates are kept too long.
     retention_overdue: bool,
+    /// The schedules that decide this person's access (their own and the
+    /// ones for everyone).
+    schedules: Vec<ScheduleRow>,
+    devices: Vec<facegate_store::Device>,
+    /// Faces on this person's "not them" list.
+    negatives: i64,
+}
+
+/// A schedule as the person page lists it.
+pub struct ScheduleRow {
+    pub id: String,
+    pub name: String,
+    /// Only this person (else it applies to everyone and is edited elsewhere).
+    pub own: bool,
+    pub days: String,
+    pub hours: String,
+    pub device: String,
+    pub valid: String,
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn hhmm(minute: u32) -> String {
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+fn schedule_row(s: &facegate_store::Schedule, devices: &[facegate_store::Device]) -> ScheduleRow {
+    let days: Vec<&str> = DAYS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| s.weekdays & (1 << i) != 0)
+        .map(|(_, d)| *d)
+        .collect();
+    ScheduleRow {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        own: s.person_id.is_some(),
+        days: days.join(" "),
+        hours: if s.start_minute == s.end_minute {
+            "all day".into()
+        } else {
+            format!("{}–{}", hhmm(s.start_minute), hhmm(s.end_minute))
+        },
+        device: s.device_id.as_ref().map_or_else(
+            || "every device".into(),
+            |d| {
+                devices
+                    .iter()
+                    .find(|x| &x.id == d)
+                    .map_or_else(|| d.clone(), |x| x.name.clone())
+            },
+        ),
+        valid: match (&s.valid_from, &s.valid_until) {
+            (None, None) => "always".into(),
+            (f, u) => format!(
+                "{} → {}",
+                f.as_deref().unwrap_or("…"),
+                u.as_deref().unwrap_or("…")
+            ),
+        },
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -237,8 +298,27 @@ async fn show_page(
         .retain_until
         .as_deref()
         .is_some_and(|d| d < today.as_str());
+    let devices = state.store.list_devices(ui.org_id()).await?;
+    let schedules = state
+        .store
+        .schedules_for(ui.org_id(), id, None)
+        .await?
+        .iter()
+        .map(|s| schedule_row(s, &devices))
+        .collect();
+    // `schedules_for(.., None)` leaves out device-bound schedules: add them.
+    let mut schedules: Vec<ScheduleRow> = schedules;
+    for s in state.store.list_schedules(ui.org_id()).await? {
+        if s.device_id.is_some() && s.person_id.as_deref().is_none_or(|p| p == id) {
+            schedules.push(schedule_row(&s, &devices));
+        }
+    }
+    let negatives = state.store.count_negatives(ui.org_id(), id).await?;
     Ok(render(&ShowPage {
         c: Chrome::new(ui, "people"),
+        schedules,
+        devices,
+        negatives,
         p,
         templates,
         attendance,
@@ -527,4 +607,70 @@ pub async fn privacy(
         .set_person_privacy(ui.org_id(), &id, &record)
         .await?;
     Ok(see_other(&format!("/ui/people/{id}?ok=saved")))
+}
+
+/// `POST /ui/people/{id}/schedules` (admins): add a schedule for this
+/// person, checked by the API's own `create_schedule`.
+pub async fn add_schedule(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+    super::UiForm(fields): super::UiForm<Vec<(String, String)>>,
+) -> UiResult {
+    ui.require(Role::Admin)?;
+    check_id("person", &id)?;
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let weekdays: Vec<String> = fields
+        .iter()
+        .filter(|(k, _)| k == "weekday")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let opt = |v: String| (!v.is_empty()).then_some(v);
+    crate::routes::schedules::create_schedule(
+        &state,
+        &ui.caller,
+        crate::routes::schedules::CreateSchedule {
+            name: field("name"),
+            person_id: Some(id.clone()),
+            device_id: opt(field("device_id")),
+            weekdays,
+            start: field("start"),
+            end: field("end"),
+            valid_from: opt(field("valid_from")),
+            valid_until: opt(field("valid_until")),
+        },
+    )
+    .await?;
+    Ok(see_other(&format!(
+        "/ui/people/{id}?ok=schedule_added#schedules"
+    )))
+}
+
+/// `POST /ui/people/{id}/schedules/{schedule_id}/delete` (admins): only a
+/// schedule of this person (one for everyone is not deleted from here).
+pub async fn delete_schedule(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path((id, schedule_id)): Path<(String, String)>,
+) -> UiResult {
+    ui.require(Role::Admin)?;
+    check_id("person", &id)?;
+    check_id("schedule", &schedule_id)?;
+    let s = state.store.get_schedule(ui.org_id(), &schedule_id).await?;
+    if s.person_id.as_deref() != Some(id.as_str()) {
+        return Err(ApiError::not_found("schedule of this person").into());
+    }
+    state
+        .store
+        .delete_schedule(ui.org_id(), &schedule_id)
+        .await?;
+    Ok(see_other(&format!(
+        "/ui/people/{id}?ok=schedule_deleted#schedules"
+    )))
 }
