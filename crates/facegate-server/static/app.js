@@ -51,12 +51,37 @@
     var status = cam.querySelector(".cam-status");
     var start = document.getElementById("cam-start");
     var shot = document.getElementById("cam-shot");
+    // Live feedback: a small frame every 1.2 s (never two in flight) to
+    // /ui/enrol/check, which says whether a face is found, its quality and
+    // liveness, before anything is enrolled.
+    var feedback = cam.querySelector(".cam-feedback");
+    var checking = false;
+    var check = function () {
+      if (checking || document.hidden || !video.videoWidth) return;
+      checking = true;
+      var small = document.createElement("canvas");
+      small.width = 320;
+      small.height = Math.round(320 * video.videoHeight / video.videoWidth);
+      small.getContext("2d").drawImage(video, 0, 0, small.width, small.height);
+      small.toBlob(function (blob) {
+        fetch("/ui/enrol/check", {
+          method: "POST",
+          body: blob,
+          headers: { "X-CSRF-Token": cam.dataset.csrf, "Content-Type": "image/jpeg" },
+          credentials: "same-origin"
+        }).then(function (r) { return r.json(); }).then(function (j) {
+          feedback.textContent = j.message || j.error || "";
+          feedback.className = "cam-feedback " + (j.face_found ? (j.badge || "") : "poor");
+        }).catch(function () {}).then(function () { checking = false; });
+      }, "image/jpeg", 0.8);
+    };
     start.addEventListener("click", function () {
       navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } }).then(function (stream) {
         video.srcObject = stream;
         video.hidden = false;
         shot.disabled = false;
         status.textContent = "Camera on. Look at it, then capture.";
+        if (feedback) setInterval(check, 1200);
       }).catch(function (err) {
         status.textContent = "No camera: " + err.message;
       });

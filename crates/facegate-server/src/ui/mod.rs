@@ -105,6 +105,7 @@ pub const STATE_CHANGING_ROUTES: &[&str] = &[
     "/ui/recognitions/label",
     "/ui/recognitions/review",
     "/ui/recognize/not",
+    "/ui/enrol/check",
 ];
 
 /// The `/ui` routes (empty when `ui.enabled` is false).
@@ -159,6 +160,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/ui/recognitions/label", post(recognitions::label))
         .route("/ui/recognitions/review", post(recognitions::review))
         .route("/ui/recognize/not", post(recognize::not_x))
+        .route("/ui/enrol/check", post(people::enrol_check))
         .route("/ui/static/{file}", get(assets::serve))
         .layer(middleware::from_fn_with_state(state, csrf::protect));
     // The service's `Referrer-Policy: no-referrer` would make browsers send

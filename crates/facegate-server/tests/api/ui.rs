@@ -1861,3 +1861,88 @@ async fn person_schedule_editor() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     srv.stop().await;
 }
+
+/// The webcam's live feedback: a frame with a face answers its quality and
+/// liveness, one without says so; the token is needed, a viewer refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn enrol_check_gives_live_feedback() {
+    let Some(shared) = shared_dir() else {
+        eprintln!("SKIP ui enrol check: ../shared (test images) is not present");
+        return;
+    };
+    let Some(srv) = TestServer::start(Db::Sqlite, true, |_| {}).await else {
+        return;
+    };
+    if !srv.has_engine() {
+        eprintln!(
+            "SKIP ui enrol check: no model pack in {}",
+            models_dir().display()
+        );
+        srv.stop().await;
+        return;
+    }
+    let org = srv.init_org("Acme", "owner@acme.test").await;
+    srv.member(&org, "viewer@acme.test", "viewer").await;
+    let examples = shared.join("datasets/peers/face_recognition/examples");
+    let ui = UiClient::new(&srv);
+    ui.login("owner@acme.test", PASSWORD).await;
+    let csrf = ui.csrf().await;
+    let check = |client: &UiClient, token: Option<&str>, bytes: Vec<u8>| {
+        let mut r = client
+            .http
+            .post(format!("{}/ui/enrol/check", client.base))
+            .header("origin", &client.base)
+            .header("content-type", "image/jpeg")
+            .body(bytes);
+        if let Some(t) = token {
+            r = r.header("x-csrf-token", t);
+        }
+        r.send()
+    };
+    let obama = std::fs::read(examples.join("obama.jpg")).unwrap();
+    let r = check(&ui, Some(&csrf), obama.clone()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let j: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(j["face_found"], true, "{j}");
+    assert_eq!(j["faces"], 1, "{j}");
+    assert!(j["quality"].as_f64().unwrap() > 0.0, "{j}");
+    assert!(
+        ["good", "fair", "poor"].contains(&j["badge"].as_str().unwrap()),
+        "{j}"
+    );
+    assert!(
+        j["message"].as_str().unwrap().starts_with("Face found"),
+        "{j}"
+    );
+    let blank = {
+        let img = image::RgbImage::from_pixel(64, 64, image::Rgb([200, 200, 200]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let j: serde_json::Value = check(&ui, Some(&csrf), blank)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(j["face_found"], false, "{j}");
+    assert!(j["message"].as_str().unwrap().contains("No face"), "{j}");
+    // Not an image: a readable JSON error.
+    let r = check(&ui, Some(&csrf), b"not an image".to_vec())
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+    let j: serde_json::Value = r.json().await.unwrap();
+    assert!(j["error"].is_string(), "{j}");
+    // No token: refused by the CSRF check.
+    let r = check(&ui, None, obama.clone()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A viewer: refused.
+    let viewer = UiClient::new(&srv);
+    viewer.login("viewer@acme.test", PASSWORD).await;
+    let v_csrf = viewer.csrf().await;
+    let r = check(&viewer, Some(&v_csrf), obama).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    srv.stop().await;
+}

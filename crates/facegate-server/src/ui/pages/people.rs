@@ -674,3 +674,91 @@ pub async fn delete_schedule(
         "/ui/people/{id}?ok=schedule_deleted#schedules"
     )))
 }
+
+/// `POST /ui/enrol/check` (operators; the body is one JPEG or PNG frame,
+/// the CSRF token in `X-CSRF-Token`): live feedback while enrolling from
+/// the webcam. `app.js` posts a small frame every second or so and shows
+/// whether one face was found, its quality (the badge the template would
+/// get) and its liveness. Answers JSON, errors included, for the script.
+pub async fn enrol_check(
+    State(state): State<AppState>,
+    ui: Ui,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::Json;
+    use axum::http::StatusCode;
+    let fail = |status: StatusCode, message: String| {
+        (status, Json(json!({ "error": message }))).into_response()
+    };
+    if ui.require(Role::Operator).is_err() {
+        return fail(
+            StatusCode::FORBIDDEN,
+            "Your role cannot enrol faces.".into(),
+        );
+    }
+    if body.is_empty() {
+        return fail(StatusCode::BAD_REQUEST, "No frame was sent.".into());
+    }
+    let engine = match state.engine() {
+        Ok(e) => e.clone(),
+        Err(e) => return fail(e.status, e.message),
+    };
+    let org = match state.store.get_org(ui.org_id()).await {
+        Ok(o) => o,
+        Err(e) => {
+            let e = ApiError::from(e);
+            return fail(e.status, e.message);
+        }
+    };
+    let analysis = match engine.analyze(std::sync::Arc::new(body.to_vec())).await {
+        Ok(a) => a,
+        Err(e) if e.status.is_client_error() => return fail(e.status, e.message),
+        Err(e) => return fail(e.status, "The frame could not be analysed.".into()),
+    };
+    let faces = analysis.faces.len();
+    let Some(face) = crate::engine::primary_face(&analysis) else {
+        return Json(json!({
+            "faces": 0, "face_found": false,
+            "message": "No face found: look at the camera, with your face lit from the front.",
+        }))
+        .into_response();
+    };
+    let quality = crate::engine::quality_score(face);
+    let threshold = crate::flows::liveness_threshold(&state, &org.settings);
+    let live = face.liveness.map(|l| l >= threshold);
+    let q = &face.quality;
+    let mut message = format!(
+        "Face found · quality {} ({quality:.2}: eyes {:.0} px apart, turned {:.0}°)",
+        badge(quality),
+        q.inter_eye_px,
+        q.yaw_deg.abs()
+    );
+    if let Some(l) = face.liveness {
+        message.push_str(&format!(
+            " · liveness {l:.2} ({})",
+            if l >= threshold {
+                "live"
+            } else {
+                "looks like a photo or screen"
+            }
+        ));
+    }
+    if faces > 1 {
+        message.push_str(&format!(
+            " · {faces} faces: the largest is enrolled; better one person at a time"
+        ));
+    }
+    Json(json!({
+        "faces": faces,
+        "face_found": true,
+        "quality": quality,
+        "badge": badge(quality),
+        "inter_eye_px": q.inter_eye_px,
+        "yaw_deg": q.yaw_deg,
+        "sharpness": q.sharpness,
+        "liveness": face.liveness,
+        "live": live,
+        "message": message,
+    }))
+    .into_response()
+}
