@@ -245,6 +245,34 @@ impl Store {
             .collect()
     }
 
+    /// Every negative sample of `org_id` under `model_id` (at most `limit`,
+    /// newest first): the camera identifier's in-memory copy.
+    pub async fn all_negatives(
+        &self,
+        org_id: &str,
+        model_id: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, Embedding)>, StoreError> {
+        let sql = format!(
+            "SELECT person_id, embedding FROM person_negatives WHERE org_id = $1 AND model_id = $2 \
+             ORDER BY created_at DESC, id LIMIT {}",
+            limit.clamp(1, 1_000_000)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(org_id)
+            .bind(model_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    get::<String>(r, "person_id")?,
+                    embedding_from_bytes(&get::<Vec<u8>>(r, "embedding")?)?,
+                ))
+            })
+            .collect()
+    }
+
     /// How many negative samples `person_id` has (shown on the person page).
     pub async fn count_negatives(&self, org_id: &str, person_id: &str) -> Result<i64, StoreError> {
         let row = sqlx::query(
