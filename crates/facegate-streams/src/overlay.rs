@@ -33,7 +33,12 @@ pub fn draw(image: &mut RgbImage, faces: &[FaceOverlay]) {
             None => format!("#{} {}", face.track_id, face.label),
         };
         let text_h = 8 * scale + 4;
-        let x = face.bbox.left as i64;
+        let width = label.chars().count() as i64 * 8 * scale + 4;
+        // Over the box's left edge, moved left as far as it takes to keep
+        // the whole label in the frame for a face at its right edge.
+        let x = (face.bbox.left as i64)
+            .min(i64::from(image.width()) - width)
+            .max(0);
         // Above the box, or inside its top edge when the box touches the
         // top of the frame.
         let y = if face.bbox.top as i64 >= text_h {
@@ -41,7 +46,6 @@ pub fn draw(image: &mut RgbImage, faces: &[FaceOverlay]) {
         } else {
             (face.bbox.top as i64).max(0)
         };
-        let width = label.chars().count() as i64 * 8 * scale + 4;
         fill(image, x, y, width, text_h, colour);
         text(image, x + 2, y + 2, &label, scale, TEXT);
     }
@@ -130,5 +134,27 @@ mod tests {
         assert_eq!(*image.get_pixel(30, 20), NAMED);
         // Label text pixels exist (white) and nothing panicked off-frame.
         assert!(image.pixels().any(|p| *p == TEXT));
+    }
+
+    #[test]
+    fn a_label_at_the_right_edge_is_moved_in_whole() {
+        let text_pixels = |left: f32| {
+            let mut image = RgbImage::new(400, 200);
+            let face = FaceOverlay {
+                track_id: 3,
+                bbox: BoundingBox {
+                    left,
+                    top: 60.0,
+                    right: left + 30.0,
+                    bottom: 100.0,
+                },
+                label: "Somebody".into(),
+                score: Some(0.9),
+                state: OverlayState::Named,
+            };
+            draw(&mut image, &[face]);
+            image.pixels().filter(|p| **p == TEXT).count()
+        };
+        assert_eq!(text_pixels(369.0), text_pixels(10.0));
     }
 }

@@ -52,8 +52,12 @@ pub struct PipelineConfig {
     pub cooldown_ms: u64,
     /// Keep the best crop of each track for its event (`TrackEvent::crop_jpeg`).
     pub keep_crops: bool,
-    /// A named track whose window is full is re-embedded this often (ms of
-    /// stream time) to check it still follows the same person.
+    /// A track whose window is full is re-embedded this often (ms of
+    /// stream time): a named one to check it still follows the same person,
+    /// one nobody matched (at twice this rate, and whenever its face has
+    /// grown by a quarter since) for the better frames of someone walking
+    /// up. Embedding every frame of such tracks cost most of a camera's
+    /// recognition time while strangers stood in view.
     pub recheck_ms: u64,
     /// The per-comparison FAR whose threshold (on the pack's curve) splits
     /// a track: a new frame scoring below it against every kept sample of
@@ -194,6 +198,11 @@ struct TrackState {
     named: Option<(String, f32)>,
     reported_unknown: bool,
     last_embedded_ms: u64,
+    /// Box width (pixels) of the face last embedded.
+    last_embedded_width: f32,
+    /// The orientation vote on the track's first usable face (`None` until
+    /// taken); a turned face's track is never embedded.
+    upright: Option<bool>,
 }
 
 impl TrackState {
@@ -206,6 +215,8 @@ impl TrackState {
             named: None,
             reported_unknown: false,
             last_embedded_ms: at_ms,
+            last_embedded_width: 0.0,
+            upright: None,
         }
     }
 }
@@ -218,6 +229,10 @@ struct Vote {
     liveness: Option<f32>,
     point: OperatingPoint,
 }
+
+/// A face this much wider than when its track was last embedded is worth
+/// embedding again before the track's recheck is due.
+const GROWN: f32 = 1.25;
 
 /// One camera's recognition state.
 pub struct Pipeline {
@@ -269,7 +284,9 @@ impl Pipeline {
         let mut result = FrameResult::default();
         self.frame_size = (frame.image.width(), frame.image.height());
         let started = Instant::now();
-        let faces = self.engine.detect(&frame.image)?;
+        // The orientation vote is taken once per track below, not once per
+        // face per frame: it would cost a second detection for every face.
+        let faces = self.engine.detect_unvoted(&frame.image)?;
         result.timings.detect_ms = ms(started);
         result.timings.faces = faces.len();
         let update = self.tracker.update(frame.media_ms, &faces);
@@ -279,23 +296,42 @@ impl Pipeline {
         }
         let mut assigned = update.assigned.clone();
 
-        // Which faces to embed: big enough, of tracks still deciding or
-        // still filling their window.
-        let started = Instant::now();
+        // Which faces to embed: big enough, upright, of tracks still
+        // deciding or still filling their window.
         let mut chosen: Vec<(usize, DetectedFace)> = Vec::new();
         for (i, (face, id)) in faces.iter().zip(&update.assigned).enumerate() {
-            let Some(state) = self.states.get(id) else {
-                continue;
-            };
             if face.bbox.width() < self.config.min_face_px {
                 continue;
             }
-            let recheck =
-                frame.media_ms.saturating_sub(state.last_embedded_ms) >= self.config.recheck_ms;
-            if state.named.is_none() || state.samples.len() < self.config.max_samples || recheck {
+            let Some(state) = self.states.get_mut(id) else {
+                continue;
+            };
+            if state.upright.is_none() {
+                // A face turned by 90° or 180° can still have an upright
+                // landmark layout (see `facegate_vision::detect::refine`);
+                // the detector's vote tells, and a face's orientation does
+                // not change along its track.
+                let voted = Instant::now();
+                state.upright = Some(self.engine.is_upright(&frame.image, face)?);
+                result.timings.detect_ms += ms(voted);
+            }
+            if state.upright == Some(false) {
+                continue;
+            }
+            let since = frame.media_ms.saturating_sub(state.last_embedded_ms);
+            let window_full = state.samples.len() >= self.config.max_samples;
+            let due = match state.named {
+                Some(_) => since >= self.config.recheck_ms,
+                None => {
+                    since >= self.config.recheck_ms / 2
+                        || face.bbox.width() >= GROWN * state.last_embedded_width
+                }
+            };
+            if !window_full || due {
                 chosen.push((i, *face));
             }
         }
+        let started = Instant::now();
         let mut touched: Vec<u64> = Vec::new();
         if !chosen.is_empty() {
             let batch: Vec<DetectedFace> = chosen.iter().map(|(_, f)| *f).collect();
@@ -317,6 +353,7 @@ impl Pipeline {
                 }
                 if let Some(state) = self.states.get_mut(&id) {
                     state.last_embedded_ms = frame.media_ms;
+                    state.last_embedded_width = face.bbox.width();
                 }
                 let Some(weight) = sample_weight(&self.config, face, &analyzed.quality) else {
                     continue;

@@ -175,6 +175,74 @@ fn at_the_default_operating_point_only_the_close_up_face_is_named() {
     assert!(first.media_ms <= 400, "{first:?}");
 }
 
+/// Frames of one still photo, `count` of them 200 ms apart (5 fps).
+fn still_frames(image: &image::RgbImage, count: u64) -> Vec<facegate_streams::Frame> {
+    (0..count)
+        .map(|k| facegate_streams::Frame {
+            image: image.clone(),
+            media_ms: k * 200,
+            captured: Instant::now(),
+        })
+        .collect()
+}
+
+/// Video skips the per-frame orientation vote and takes it once per track
+/// instead: a camera mounted on its side (a face turned by a quarter or a
+/// half turn, whose landmarks a detector may still lay out upright) must
+/// name nobody, while the same face upright is named.
+#[test]
+fn a_face_turned_by_a_camera_on_its_side_is_never_named() {
+    let (Some(shared), Some(engine)) = (shared(), engine()) else {
+        return;
+    };
+    let examples = shared.join("datasets/peers/face_recognition/examples");
+    let enrol = engine
+        .analyze(&std::fs::read(examples.join("obama.jpg")).unwrap())
+        .unwrap();
+    let template = enrol.faces[0].embedding.clone();
+    let curve = engine.far_curve().cloned().expect("FAR curve");
+    let identifier = Arc::new(KnownFaces::new(
+        vec![("obama".to_owned(), vec![template])],
+        engine.mean_template_offsets(),
+        |n| OperatingPoint::for_fpir(&curve, 0.01, n, 0.0).expect("operating point"),
+    ));
+    let upright = image::open(examples.join("obama2.jpg")).unwrap().to_rgb8();
+    let run = |image: &image::RgbImage| {
+        let mut pipeline = Pipeline::new(
+            "side",
+            PipelineConfig::default(),
+            engine.clone(),
+            identifier.clone(),
+        );
+        let mut events = Vec::new();
+        for frame in still_frames(image, 15) {
+            events.extend(pipeline.process(&frame).expect("process").events);
+        }
+        events.extend(pipeline.finish(3_000));
+        events
+    };
+    let named = |events: &[TrackEvent]| {
+        events
+            .iter()
+            .filter(|e| e.kind == EventKind::Person)
+            .map(|e| e.person_id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        named(&run(&upright)),
+        vec![Some("obama".to_owned())],
+        "the upright face is named"
+    );
+    for turn in facegate_vision::rotate::Rotation::RETRIES {
+        let events = run(&turn.apply(&upright));
+        assert!(
+            named(&events).is_empty(),
+            "turned {}°: {events:?}",
+            turn.degrees()
+        );
+    }
+}
+
 #[test]
 fn a_clip_with_nobody_enrolled_names_nobody() {
     let (Some(shared), Some(engine)) = (shared(), engine()) else {
@@ -398,6 +466,27 @@ fn http_mjpeg_source_is_recognised() {
         },
     );
     camera.stop(Duration::from_secs(5));
+}
+
+/// A webcam that is not there (no `/dev/video9`; this machine has no
+/// video devices at all, so a real V4L2 capture cannot be tested here) is
+/// reported as unreachable, naming the device, through the real FFmpeg.
+#[test]
+fn a_missing_webcam_is_reported_as_unreachable() {
+    use facegate_streams::{FfmpegSource, StreamError};
+    let device = "/dev/video9";
+    if Path::new(device).exists() {
+        eprintln!("SKIP: {device} exists here");
+        return;
+    }
+    let result = FfmpegSource::open(&SourceSpec::new(device), &DecodeSettings::default())
+        .and_then(|mut source| source.read().map(|_| ()));
+    match result {
+        Err(StreamError::Unreachable(message)) => {
+            assert!(message.contains(device), "{message}");
+        }
+        other => panic!("expected unreachable, got {other:?}"),
+    }
 }
 
 #[test]

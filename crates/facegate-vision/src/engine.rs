@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::align::Similarity;
 use crate::align::{ARCFACE_112, align_to_template};
 use crate::decode::{DecodeLimits, decode_rgb};
-use crate::detect::refine::{Detection, detect_faces};
+use crate::detect::refine::{Detection, detect_faces, detect_plausible, orientation_vote};
 use crate::detect::{Detector, DetectorSettings, mmod::Mmod, mtcnn::Mtcnn, yunet::YuNet};
 use crate::dlib::{DLIB_TEMPLATE_5, FACE_CHIP_PADDING, ShapePredictor, face_chip, face_chip_68};
 use crate::embed::Recognizer;
@@ -332,6 +332,24 @@ impl Engine {
         settings: &DetectorSettings,
     ) -> Result<Vec<DetectedFace>, VisionError> {
         Ok(detect_faces(self.detector.as_ref(), image, settings)?.faces)
+    }
+
+    /// [`Engine::detect`] without the per-face orientation vote (see
+    /// [`crate::detect::refine::detect_plausible`]): for video, where a
+    /// caller checks each track once with [`Engine::is_upright`].
+    pub fn detect_unvoted(&self, image: &RgbImage) -> Result<Vec<DetectedFace>, VisionError> {
+        Ok(detect_plausible(self.detector.as_ref(), image, &self.detector_settings)?.faces)
+    }
+
+    /// Whether `face` (found in `image`) is upright by the detector's own
+    /// vote over four turned copies of it (see
+    /// [`crate::detect::refine::orientation_vote`]); costs one detection on
+    /// a ~350 px mosaic.
+    pub fn is_upright(&self, image: &RgbImage, face: &DetectedFace) -> Result<bool, VisionError> {
+        Ok(
+            orientation_vote(self.detector.as_ref(), image, face, &self.detector_settings)?
+                == Rotation::None,
+        )
     }
 
     /// The detector's own output, before the close-up pass, nested-box

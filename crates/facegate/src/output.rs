@@ -10,9 +10,12 @@ pub fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FACEGATE_LOG")
         .unwrap_or_else(|_| default.into());
+    // Colour codes only for a person at a terminal: a log file or a pipe
+    // gets plain text.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 

@@ -60,9 +60,9 @@ fn watch_names_lin_manuel_miranda_in_the_clip_and_annotates() {
 
 #[test]
 fn watch_refuses_bad_sources_clearly() {
-    if ready("yunet").is_none() {
+    let Some(shared) = ready("yunet") else {
         return;
-    }
+    };
     for (source, expected) in [
         ("/nonexistent/clip.mp4", "no such file"),
         ("gopher://camera/1", "unsupported source"),
@@ -88,6 +88,41 @@ fn watch_refuses_bad_sources_clearly() {
     let out = facegate("yunet", &["watch", "clip.mp4", "--fps", "0"]);
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--fps"));
+    // An --annotate name with an extension that is not a video is refused
+    // before anything runs, not made into a folder called `out.gif`.
+    let real_clip = shared.join("datasets/video/hamilton_clip.mp4");
+    let gif = dir.path().join("out.gif");
+    let out = facegate("yunet", &["watch", s(&real_clip), "--annotate", s(&gif)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a video format"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!gif.exists());
+}
+
+/// A live source that never sends a frame is a failure, not a quiet
+/// success after `--duration`, and plain text (no colour codes) when
+/// stderr is not a terminal.
+#[test]
+fn watch_reports_a_live_source_that_sent_nothing() {
+    if ready("yunet").is_none() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("rtsp://cam:secret@127.0.0.1:{port}/nothing");
+    let out = facegate("yunet", &["watch", &url, "--duration", "3"]);
+    no_panic(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no frame arrived"), "{err}");
+    assert!(!err.contains("secret"), "the password leaked: {err}");
+    assert!(!err.contains('\u{1b}'), "colour codes in a pipe: {err:?}");
 }
 
 #[test]

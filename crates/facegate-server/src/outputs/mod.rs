@@ -106,6 +106,22 @@ impl Outputs {
         }
     }
 
+    /// A camera was deleted: clear its retained MQTT states and Home
+    /// Assistant entities.
+    pub fn camera_removed(&self, camera_id: &str) {
+        if let Some(m) = &self.mqtt {
+            m.camera_removed(camera_id);
+        }
+    }
+
+    /// A person was deleted or erased: clear their retained MQTT state and
+    /// Home Assistant device (biometric-data erasure reaches the broker).
+    pub fn person_removed(&self, person_id: &str) {
+        if let Some(m) = &self.mqtt {
+            m.person_removed(person_id);
+        }
+    }
+
     /// Whether the MQTT client holds a broker connection now (`false` when
     /// MQTT is off).
     pub fn mqtt_connected(&self) -> bool {

@@ -250,6 +250,59 @@ impl Mqtt {
         }
     }
 
+    /// A deleted camera: its retained states and its Home Assistant
+    /// entities are cleared (an empty retained message deletes a retained
+    /// message, and Home Assistant removes an entity whose discovery config
+    /// becomes empty).
+    pub(crate) fn camera_removed(&self, camera_id: &str) {
+        let s = &self.shared;
+        let known = s.cameras.lock().remove(camera_id).is_some();
+        // An organisation-filtered output never published another tenant's
+        // camera; it says nothing about one it never saw.
+        if s.organisation.is_some() && !known {
+            return;
+        }
+        let camera = topic_segment(camera_id);
+        for state in ["person", "unknown", "availability"] {
+            s.send(format!("{}/{camera}/{state}", s.prefix), Vec::new(), true);
+        }
+        if let Some(dp) = &s.discovery {
+            let object = format!("facegate_{}", ha_id(camera_id));
+            for sensor in ["last_person", "last_unknown"] {
+                s.send(
+                    format!("{dp}/sensor/{object}/{sensor}/config"),
+                    Vec::new(),
+                    true,
+                );
+            }
+        }
+    }
+
+    /// An erased or deleted person: where they were last seen, and their
+    /// Home Assistant device, must not outlive them on the broker.
+    pub(crate) fn person_removed(&self, person_id: &str) {
+        let s = &self.shared;
+        let known = s.people.lock().remove(person_id).is_some();
+        if s.organisation.is_some() && !known {
+            return;
+        }
+        s.send(
+            format!("{}/person/{}", s.prefix, topic_segment(person_id)),
+            Vec::new(),
+            true,
+        );
+        if let Some(dp) = &s.discovery {
+            s.send(
+                format!(
+                    "{dp}/sensor/facegate_person_{}/last_seen/config",
+                    ha_id(person_id)
+                ),
+                Vec::new(),
+                true,
+            );
+        }
+    }
+
     pub(crate) async fn shutdown(&self) {
         let s = &self.shared;
         if s.stopping.swap(true, Ordering::SeqCst) {

@@ -456,6 +456,7 @@ pub(crate) async fn delete_camera(state: &AppState, caller: &Caller, id: &str) -
     row_of(state, caller, id).await?;
     state.cameras.remove(id).await;
     state.store.delete_camera(&caller.org_id, id).await?;
+    state.outputs.camera_removed(id);
     Ok(())
 }
 

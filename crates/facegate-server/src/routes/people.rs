@@ -205,6 +205,7 @@ async fn remove(
     caller.require(Role::Admin, Scope::People)?;
     check_id("person", &id)?;
     state.store.delete_person(&caller.org_id, &id).await?;
+    state.outputs.person_removed(&id);
     tracing::info!(person = %id, by = %caller.label(), "person deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -786,6 +786,138 @@ async fn rtsp_camera_names_attends_streams_and_reconnects() {
     recognition(Db::Sqlite).await;
 }
 
+/// Frames pushed over the WebSocket (a phone app or a kiosk with its own
+/// camera) go through the same pipeline: the person is named, a bad message
+/// gets an error reply without closing the socket, and the socket needs
+/// the same credentials and role as the HTTP push.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn frames_pushed_over_a_websocket_are_recognised() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let Some(shared) = shared_dir() else {
+        eprintln!("SKIP websocket push: ../shared (test images) is not present");
+        return;
+    };
+    let faces = shared.join("datasets/peers/face_recognition/examples");
+    let Some(srv) = TestServer::start(Db::Sqlite, true, |c| {
+        if models_dir().join("packs/yunet").is_dir() {
+            c.pack = "yunet".into();
+        }
+    })
+    .await
+    else {
+        return;
+    };
+    if !srv.has_engine() {
+        eprintln!("SKIP websocket push: no model pack installed");
+        srv.stop().await;
+        return;
+    }
+    let org = srv.init_org("Kiosks", "owner@kiosks.test").await;
+    let lin = enrol(
+        &srv,
+        &org,
+        &faces,
+        "lin-manuel-miranda.png",
+        "Lin-Manuel Miranda",
+    )
+    .await;
+    let viewer = srv.member(&org, "viewer@kiosks.test", "viewer").await;
+    let (s, cam) = srv
+        .post(
+            "/api/v1/cameras",
+            &org.owner,
+            json!({"name": "Phone", "source_url": "push", "purpose": "watch", "detection_fps": 5}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{cam}");
+    let id = cam["id"].as_str().unwrap().to_string();
+    let ws_url = format!(
+        "{}/api/v1/cameras/{id}/ws",
+        srv.url.replacen("http://", "ws://", 1)
+    );
+    let request = |auth: &Auth| {
+        let mut request = ws_url.as_str().into_client_request().unwrap();
+        if let Auth::Bearer(token) = auth {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        request
+    };
+    // Refused before the upgrade: no credentials, and a viewer.
+    for (who, auth) in [("nobody", &Auth::None), ("a viewer", &viewer)] {
+        match tokio_tungstenite::connect_async(request(auth)).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert!(
+                    response.status().is_client_error(),
+                    "{who}: {}",
+                    response.status()
+                );
+            }
+            other => panic!("{who} was let in: {:?}", other.map(|(_, r)| r.status())),
+        }
+    }
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(request(&org.owner))
+        .await
+        .expect("websocket upgrade");
+    let reply = async |socket: &mut tokio_tungstenite::WebSocketStream<_>| -> Value {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
+                .await
+                .expect("a reply within 30 s")
+                .expect("socket open")
+                .expect("a message");
+            if let Message::Text(text) = message {
+                return serde_json::from_str(text.as_str()).expect("JSON reply");
+            }
+        }
+    };
+    socket
+        .send(Message::Binary(b"not an image".to_vec().into()))
+        .await
+        .unwrap();
+    let bad = reply(&mut socket).await;
+    assert!(bad["error"]["code"].is_string(), "{bad}");
+    let frame = std::fs::read(faces.join("lin-manuel-miranda.png")).unwrap();
+    let started = Instant::now();
+    let mut named = false;
+    let mut accepted = 0;
+    while !named && started.elapsed() < Duration::from_secs(60) {
+        socket
+            .send(Message::Binary(frame.clone().into()))
+            .await
+            .unwrap();
+        let answer = reply(&mut socket).await;
+        assert!(answer["error"].is_null(), "{answer}");
+        if answer["accepted"] == true {
+            accepted += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let (_, events) = srv
+            .get(&format!("/api/v1/events?camera_id={id}"), &org.owner)
+            .await;
+        named = events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "person" && e["person_id"] == lin.as_str());
+    }
+    assert!(
+        named,
+        "no event named the pushed face after {accepted} accepted frames"
+    );
+    let _ = socket.close(None).await;
+    eprintln!(
+        "websocket push: named after {:.1} s, {accepted} frames accepted",
+        started.elapsed().as_secs_f64()
+    );
+    srv.stop().await;
+}
+
 /// CRUD, validation, tenancy and push without recognition (no engine needed).
 async fn manage(db: Db) {
     let Some(srv) = TestServer::start(db, false, |_| {}).await else {

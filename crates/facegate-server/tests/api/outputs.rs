@@ -416,6 +416,38 @@ async fn outputs_mqtt_topics_retained_state_and_discovery() {
         .next_on(&format!("{prefix}/{cam}/availability"), &mut seen)
         .await;
     assert_eq!(m.text(), "offline");
+
+    // A deleted camera and an erased person leave nothing retained: no
+    // Home Assistant entity, no "last seen" state.
+    seen.clear();
+    outputs.camera_removed(camera);
+    outputs.person_removed("p/1");
+    for topic in [
+        format!("{ha}/sensor/facegate_cam_1__/last_person/config"),
+        format!("{ha}/sensor/facegate_cam_1__/last_unknown/config"),
+        format!("{prefix}/{cam}/person"),
+        format!("{prefix}/{cam}/availability"),
+        format!("{ha}/sensor/facegate_person_p_1/last_seen/config"),
+        format!("{prefix}/person/p_1"),
+    ] {
+        let m = sub.next_on(&topic, &mut seen).await;
+        assert!(m.text().is_empty(), "{topic}: {m:?}");
+    }
+    let mut after = Sub::new(
+        &format!("{prefix}-after"),
+        &[
+            format!("{prefix}/person/#"),
+            format!("{prefix}/{cam}/#"),
+            format!("{ha}/#"),
+        ],
+    )
+    .await;
+    let left = after.drain(Duration::from_millis(800)).await;
+    assert!(
+        left.iter().all(|m| m.text().is_empty()),
+        "retained after deletion: {left:?}"
+    );
+    after.stop().await;
     outputs.shutdown().await;
     assert!(!outputs.mqtt_connected());
     let m = sub

@@ -70,12 +70,41 @@ pub struct Detection {
 
 /// Run `detector` on `image` and keep only faces a recogniser can use:
 /// close-ups are detected again padded, boxes nested inside a bigger face
-/// are suppressed, and faces whose landmarks are not a plausible upright
-/// face are dropped. Geometry is in `image`'s pixels.
+/// are suppressed, faces whose landmarks are not a plausible upright face
+/// are dropped, and so is each face a turned copy of which scores higher
+/// ([`orientation_vote`]). Geometry is in `image`'s pixels.
 ///
 /// # Errors
 /// Whatever the detector returns.
 pub fn detect_faces(
+    detector: &dyn Detector,
+    image: &RgbImage,
+    settings: &DetectorSettings,
+) -> Result<Detection, VisionError> {
+    let mut refined = detect_plausible(detector, image, settings)?;
+    let mut upright = Vec::with_capacity(refined.faces.len());
+    for face in std::mem::take(&mut refined.faces) {
+        match orientation_vote(detector, image, &face, settings)? {
+            Rotation::None => upright.push(face),
+            turn => refined.turned.push(turn),
+        }
+    }
+    refined.faces = upright;
+    Ok(refined)
+}
+
+/// [`detect_faces`] without the orientation vote: the close-up pass,
+/// nested-box suppression and the plausibility check only.
+///
+/// For video, where the vote is worth taking once per track rather than once
+/// per face per frame: it costs one more detection per face, which on a
+/// 720p camera frame with a few people is most of the frame's detection
+/// time, while a face's orientation does not change between frames (see
+/// `facegate_streams::pipeline`).
+///
+/// # Errors
+/// Whatever the detector returns.
+pub fn detect_plausible(
     detector: &dyn Detector,
     image: &RgbImage,
     settings: &DetectorSettings,
@@ -93,14 +122,6 @@ pub fn detect_faces(
         }
     }
     refined.close_up = close_up;
-    let mut upright = Vec::with_capacity(refined.faces.len());
-    for face in std::mem::take(&mut refined.faces) {
-        match orientation_vote(detector, image, &face, settings)? {
-            Rotation::None => upright.push(face),
-            turn => refined.turned.push(turn),
-        }
-    }
-    refined.faces = upright;
     Ok(refined)
 }
 

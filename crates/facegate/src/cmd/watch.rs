@@ -73,6 +73,10 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    if let Some(out) = &args.annotate {
+        Annotate::check(out)?;
+    }
+    stop_on_ctrl_c();
     let engine = Arc::new(ctx.engine(Threading {
         sessions: 1,
         intra_threads: facegate_vision::session::available_cores(),
@@ -132,9 +136,31 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> anyhow::Result<ExitCode> {
         a.finish()?;
     }
     if !ctx.json {
+        if interrupted() {
+            eprintln!("stopped (Ctrl-C)");
+        }
         eprintln!("{stats}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The first Ctrl-C stops watching and prints what was seen (and finishes
+/// `--annotate`'s video); a second one ends the program at once.
+fn stop_on_ctrl_c() {
+    let installed = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    if let Err(e) = installed {
+        tracing::debug!("no Ctrl-C handler: {e}");
+    }
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 fn known_point(known: &KnownFaces) -> OperatingPoint {
@@ -255,6 +281,9 @@ fn watch_file(
     let (mut frames, mut events, mut last_ms) = (0u64, 0u64, 0u64);
     let mut stage = [0.0f64; 3];
     loop {
+        if interrupted() {
+            break;
+        }
         let frame = match reader.read() {
             Ok(f) => f,
             Err(StreamError::Ended) => break,
@@ -309,6 +338,7 @@ fn watch_live(
     printer: &Printer,
     annotate: &mut Option<Annotate>,
 ) -> anyhow::Result<String> {
+    let shown = source.redacted();
     let spec = CameraSpec {
         detection_fps: args.fps,
         max_width: args.max_width,
@@ -334,6 +364,7 @@ fn watch_live(
         .duration
         .map(|d| Instant::now() + Duration::from_secs_f64(d));
     let mut last_state = None;
+    let watched = Instant::now();
     loop {
         while let Ok(e) = rx.try_recv() {
             printer.event(&e);
@@ -360,7 +391,7 @@ fn watch_live(
         ) {
             break;
         }
-        if until.is_some_and(|u| Instant::now() >= u) {
+        if until.is_some_and(|u| Instant::now() >= u) || interrupted() {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -376,6 +407,17 @@ fn watch_live(
             status
                 .last_error
                 .unwrap_or_else(|| "the camera failed".into())
+        );
+    }
+    if status.frames_in == 0 && !interrupted() {
+        bail!(
+            "no frame arrived from {} in {:.0} s{}",
+            shown,
+            watched.elapsed().as_secs_f64(),
+            status
+                .last_error
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
         );
     }
     Ok(format!(
@@ -404,11 +446,47 @@ enum Annotate {
     },
 }
 
+/// Containers `--annotate` writes as video (FFmpeg picks the format by
+/// the extension).
+const VIDEO_EXTENSIONS: [&str; 5] = ["mp4", "mkv", "mov", "avi", "webm"];
+
 impl Annotate {
+    /// Whether `out` is a video file (else a folder of JPEGs). A name with
+    /// any other extension is refused rather than silently made a folder
+    /// called `out.gif`.
+    fn check(out: &Path) -> anyhow::Result<bool> {
+        let extension = out
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match extension {
+            Some(e) if VIDEO_EXTENSIONS.contains(&e.as_str()) => {
+                anyhow::ensure!(
+                    !out.is_dir(),
+                    "--annotate {} is a folder: give a new file name",
+                    out.display()
+                );
+                Ok(true)
+            }
+            Some(e) if !out.is_dir() => bail!(
+                "--annotate {}: .{e} is not a video format watch writes ({}); give one of those, or a folder",
+                out.display(),
+                VIDEO_EXTENSIONS.map(|v| format!(".{v}")).join(", ")
+            ),
+            _ => {
+                anyhow::ensure!(
+                    !out.is_file(),
+                    "--annotate {} is a file, not a folder: give a folder or a video name ({})",
+                    out.display(),
+                    VIDEO_EXTENSIONS.map(|v| format!(".{v}")).join(", ")
+                );
+                Ok(false)
+            }
+        }
+    }
+
     fn open(out: &Path, fps: f32) -> anyhow::Result<Self> {
-        let is_video = out.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-            ["mp4", "mkv", "mov", "avi", "webm"].contains(&e.to_ascii_lowercase().as_str())
-        });
+        let is_video = Self::check(out)?;
         if !is_video {
             std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
             return Ok(Annotate::Dir {

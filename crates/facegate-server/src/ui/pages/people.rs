@@ -448,6 +448,7 @@ pub async fn erase(
         ));
     }
     state.store.delete_person(ui.org_id(), &id).await?;
+    state.outputs.person_removed(&id);
     tracing::info!(person = %id, by = %ui.caller.label(), "person erased (web UI)");
     Ok(see_other("/ui/people?ok=erased"))
 }
