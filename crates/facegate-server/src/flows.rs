@@ -229,14 +229,23 @@ pub async fn identify(
     };
     let mut out_faces = Vec::with_capacity(faces.len());
     for face in faces {
-        // Two people at least: the ambiguity rule needs the runner-up.
+        // Two people at least: the ambiguity rule needs the runner-up (and
+        // one more in case the negative list rules one out).
         let mut hits = state.store.gallery().search(
             &org.id,
             engine.model_id(),
             &face.embedding,
-            top_k.max(2),
+            top_k.max(2) + 1,
             engine.mean_template_offsets(),
         );
+        exclude_negatives(
+            state,
+            &org.id,
+            engine.model_id(),
+            &face.embedding,
+            &mut hits,
+        )
+        .await?;
         let decision = decide(
             hits.first().map(|h| h.score),
             hits.get(1).map(|h| h.score),
@@ -307,6 +316,36 @@ pub async fn identify(
         timings: timings(&analysis, search_ms, started),
     };
     Ok((out, analysis))
+}
+
+/// "This is not X" (the web UI's negative list, `person_negatives`): a
+/// candidate whose negative samples are at least as close to the probe as
+/// their own templates (the closer of their mean-template and best-template
+/// scores) is no candidate for this face; a tie goes to the negative, the
+/// operator's later word (a photo enrolled by mistake, then marked "not
+/// X"). One query for the whole candidate list.
+pub async fn exclude_negatives(
+    state: &AppState,
+    org_id: &str,
+    model_id: &str,
+    probe: &facegate_core::Embedding,
+    hits: &mut Vec<facegate_store::GalleryHit>,
+) -> ApiResult<()> {
+    if hits.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = hits.iter().map(|h| h.person_id.clone()).collect();
+    let negatives = state.store.negatives_for(org_id, model_id, &ids).await?;
+    if negatives.is_empty() {
+        return Ok(());
+    }
+    hits.retain(|h| {
+        let own = h.score.max(h.best_score);
+        !negatives.iter().any(|(p, n)| {
+            *p == h.person_id && facegate_core::dot(n.as_slice(), probe.as_slice()) >= own
+        })
+    });
+    Ok(())
 }
 
 /// `org` with a request's `auto_rotate` parameter applied to its settings

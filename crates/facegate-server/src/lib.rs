@@ -26,6 +26,7 @@ mod metrics;
 mod openapi;
 pub mod outputs;
 pub mod ratelimit;
+pub mod retention;
 mod routes;
 pub mod rules;
 mod server;

@@ -301,6 +301,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let state = build_state(config).await?;
     state.cameras.start(&state).await;
+    crate::retention::spawn(state.clone(), state.cameras.cancel_token());
     let app = app(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(async move {

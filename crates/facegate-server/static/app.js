@@ -51,12 +51,37 @@
     var status = cam.querySelector(".cam-status");
     var start = document.getElementById("cam-start");
     var shot = document.getElementById("cam-shot");
+    // Live feedback: a small frame every 1.2 s (never two in flight) to
+    // /ui/enrol/check, which says whether a face is found, its quality and
+    // liveness, before anything is enrolled.
+    var feedback = cam.querySelector(".cam-feedback");
+    var checking = false;
+    var check = function () {
+      if (checking || document.hidden || !video.videoWidth) return;
+      checking = true;
+      var small = document.createElement("canvas");
+      small.width = 320;
+      small.height = Math.round(320 * video.videoHeight / video.videoWidth);
+      small.getContext("2d").drawImage(video, 0, 0, small.width, small.height);
+      small.toBlob(function (blob) {
+        fetch("/ui/enrol/check", {
+          method: "POST",
+          body: blob,
+          headers: { "X-CSRF-Token": cam.dataset.csrf, "Content-Type": "image/jpeg" },
+          credentials: "same-origin"
+        }).then(function (r) { return r.json(); }).then(function (j) {
+          feedback.textContent = j.message || j.error || "";
+          feedback.className = "cam-feedback " + (j.face_found ? (j.badge || "") : "poor");
+        }).catch(function () {}).then(function () { checking = false; });
+      }, "image/jpeg", 0.8);
+    };
     start.addEventListener("click", function () {
       navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } }).then(function (stream) {
         video.srcObject = stream;
         video.hidden = false;
         shot.disabled = false;
         status.textContent = "Camera on. Look at it, then capture.";
+        if (feedback) setInterval(check, 1200);
       }).catch(function (err) {
         status.textContent = "No camera: " + err.message;
       });
@@ -91,5 +116,59 @@
         });
       }, "image/jpeg", 0.92);
     });
+  }
+
+  // Camera live view: new events arrive over Server-Sent Events (the
+  // session cookie authenticates /ui/events/stream) and go on top of the
+  // table; the health figures are polled every 2 s. The MJPEG <img> needs
+  // no script.
+  var live = document.getElementById("live");
+  if (live && window.EventSource) {
+    var camera = live.dataset.camera;
+    var tbody = document.querySelector("#live-events tbody");
+    var cell = function (text, cls) {
+      var td = document.createElement("td");
+      if (cls) {
+        var b = document.createElement("span");
+        b.className = "badge " + cls;
+        b.textContent = text;
+        td.appendChild(b);
+      } else {
+        td.textContent = text;
+      }
+      return td;
+    };
+    var feed = new EventSource("/ui/events/stream?camera_id=" + encodeURIComponent(camera));
+    feed.addEventListener("camera_event", function (m) {
+      var e;
+      try { e = JSON.parse(m.data); } catch (err) { return; }
+      var tr = document.createElement("tr");
+      tr.className = "new";
+      tr.appendChild(cell(new Date(e.at).toLocaleTimeString()));
+      tr.appendChild(cell(e.kind, e.kind));
+      tr.appendChild(cell(e.name || "unknown"));
+      tr.appendChild(cell(typeof e.score === "number" ? e.score.toFixed(3) : ""));
+      tbody.insertBefore(tr, tbody.firstChild);
+      while (tbody.rows.length > 50) tbody.deleteRow(tbody.rows.length - 1);
+    });
+    var health = document.getElementById("health");
+    var badge = document.getElementById("cam-state");
+    setInterval(function () {
+      fetch("/ui/cameras/" + encodeURIComponent(camera) + "/status.json", { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (s) {
+          if (!s) return;
+          badge.textContent = s.state;
+          badge.className = "badge cam-" + s.state;
+          var set = function (k, v) {
+            var dd = health.querySelector('[data-k="' + k + '"]');
+            if (dd) dd.textContent = v;
+          };
+          set("fps", s.input_fps.toFixed(1) + " in / " + s.processed_fps.toFixed(1) + " recognised");
+          ["dropped_frames", "skipped_busy", "reconnects", "events"].forEach(function (k) { set(k, s[k]); });
+          set("last_error", s.last_error || "");
+        })
+        .catch(function () {});
+    }, 2000);
   }
 })();

@@ -35,6 +35,7 @@ pub use repo::audit::{AuditEvent, ChainReport};
 pub use repo::cameras::{Camera, CameraEventFilter, CameraEventRow, CameraFields, NewCameraEvent};
 pub use repo::orgs::OrgDeletion;
 pub use repo::privacy::PersonPrivacy;
+pub use repo::review::{Review, ReviewEvent};
 pub use repo::tokens::{RefreshFailure, RefreshGrant};
 pub use repo::ui_sessions::UiSession;
 

@@ -135,6 +135,7 @@ async fn exercise(store: &Store) {
                     outcome: None,
                     payload: &format!("{{\"n\":{i}}}"),
                     crop: (i == 2).then_some(&b"jpeg"[..]),
+                    embedding: None,
                     occurred_at: 1_000 + i as i64,
                 },
             )
@@ -160,6 +161,7 @@ async fn exercise(store: &Store) {
                     outcome: None,
                     payload: "{}",
                     crop: None,
+                    embedding: None,
                     occurred_at: 1,
                 },
             )

@@ -133,6 +133,15 @@ pub struct TrackEvent {
     /// The track's best face crop as JPEG, when `keep_crops`.
     #[serde(skip)]
     pub crop_jpeg: Option<Vec<u8>>,
+    /// The track's face as one unit embedding (the sample-weighted mean of
+    /// its kept samples), so the service can group unknown faces by
+    /// similarity and enrol a reviewed track without the video.
+    #[serde(skip)]
+    pub embedding: Option<Embedding>,
+    /// The best kept sample's weight (size × pose × sharpness × detector
+    /// confidence, 0–1): the quality of a template made from `embedding`.
+    #[serde(default)]
+    pub quality: Option<f32>,
 }
 
 /// A face drawn on the annotated frame.
@@ -526,6 +535,8 @@ impl Pipeline {
             latency_ms: state.first_captured.elapsed().as_secs_f64() * 1000.0,
             at: Utc::now(),
             crop_jpeg,
+            embedding: track_embedding(&state.samples),
+            quality: state.samples.iter().map(|s| s.weight).reduce(f32::max),
         })
     }
 
@@ -638,6 +649,19 @@ fn sample_weight(config: &PipelineConfig, face: &DetectedFace, quality: &Quality
     let pose = (1.0 - quality.yaw_deg.abs() / 90.0).clamp(0.1, 1.0);
     let sharp = (quality.sharpness / 100.0).clamp(0.1, 1.0);
     Some(size * pose * sharp * face.score.clamp(0.1, 1.0))
+}
+
+/// The sample-weighted mean of a track's embeddings, normalised (`None`
+/// without samples or when they cancel out).
+fn track_embedding(samples: &[Sample]) -> Option<Embedding> {
+    let dim = samples.first()?.embedding.dim();
+    let mut sum = vec![0f32; dim];
+    for s in samples.iter().filter(|s| s.embedding.dim() == dim) {
+        for (a, b) in sum.iter_mut().zip(s.embedding.as_slice()) {
+            *a += s.weight.max(1e-3) * b;
+        }
+    }
+    Embedding::from_raw(sum).ok()
 }
 
 /// The face box grown by a quarter on each side, clipped to the frame.

@@ -118,13 +118,23 @@ pub(super) async fn run_processor(
     tracing::info!("camera event processor stopped");
 }
 
-/// Organisation settings of running cameras, and the names camera threads
-/// asked for.
+/// Negative samples an organisation's cameras keep in memory (newest).
+pub(super) const MAX_NEGATIVES: i64 = 10_000;
+
+/// Organisation settings and negative samples of running cameras, and the
+/// names camera threads asked for.
 async fn refresh(state: &AppState) {
     let cameras = &state.cameras;
+    let model_id = state.engine.as_ref().map(|e| e.model_id().to_owned());
     for org_id in cameras.org_ids() {
         if let Ok(org) = state.store.get_org(&org_id).await {
             cameras.cache().set_settings(&org.id, &org.settings);
+        }
+        if let Some(m) = &model_id {
+            match state.store.all_negatives(&org_id, m, MAX_NEGATIVES).await {
+                Ok(n) => cameras.cache().set_negatives(&org_id, n),
+                Err(e) => tracing::warn!(org = %org_id, "negative samples not refreshed: {e}"),
+            }
         }
     }
     let mut by_org: HashMap<String, Vec<String>> = HashMap::new();
@@ -245,6 +255,13 @@ async fn handle(state: &AppState, item: Incoming) {
     let json = payload.to_string();
     let outcome_text = attendance.or(access).map(|v| v.to_string());
     let operating_point = serde_json::to_string(&event.operating_point).unwrap_or_default();
+    // The face embedding is kept on the crop's condition (the organisation
+    // stores images): review groups unknown faces by it and enrols it.
+    let model_id = state.engine.as_ref().map(|e| e.model_id().to_owned());
+    let embedding = match (&event.embedding, &model_id) {
+        (Some(e), Some(m)) if org.settings.store_images => Some((e, m.as_str())),
+        _ => None,
+    };
     let stored = state
         .store
         .insert_camera_event(
@@ -263,6 +280,7 @@ async fn handle(state: &AppState, item: Incoming) {
                 outcome: outcome_text.as_deref(),
                 payload: &json,
                 crop: keep_crop.then_some(crop.as_slice()),
+                embedding,
                 occurred_at: event.at.timestamp_millis(),
             },
         )

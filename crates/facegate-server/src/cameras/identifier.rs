@@ -28,6 +28,10 @@ pub struct OrgCache {
     names: RwLock<HashMap<(String, String), String>>,
     /// Names camera threads asked for and did not find.
     wanted: Mutex<HashSet<(String, String)>>,
+    /// Each organisation's negative samples ("this is not X", web UI),
+    /// by person, refreshed by the processor: camera threads apply the
+    /// same rule as `flows::exclude_negatives` without a database call.
+    negatives: RwLock<HashMap<String, HashMap<String, Vec<Embedding>>>>,
 }
 
 impl OrgCache {
@@ -60,6 +64,29 @@ impl OrgCache {
             wanted.insert(key);
         }
         None
+    }
+
+    /// Replace an organisation's negative samples.
+    pub fn set_negatives(&self, org_id: &str, samples: Vec<(String, Embedding)>) {
+        let mut by_person: HashMap<String, Vec<Embedding>> = HashMap::new();
+        for (person, e) in samples {
+            by_person.entry(person).or_default().push(e);
+        }
+        self.negatives.write().insert(org_id.to_owned(), by_person);
+    }
+
+    /// Whether one of `person_id`'s negative samples is at least as close
+    /// to `probe` as `own` (the person's own score): then the probe is not
+    /// them.
+    pub fn ruled_out(&self, org_id: &str, person_id: &str, probe: &Embedding, own: f32) -> bool {
+        self.negatives
+            .read()
+            .get(org_id)
+            .and_then(|m| m.get(person_id))
+            .is_some_and(|list| {
+                list.iter()
+                    .any(|n| facegate_core::dot(n.as_slice(), probe.as_slice()) >= own)
+            })
     }
 
     /// The names asked for since the last call.
@@ -114,8 +141,20 @@ impl Identifier for GalleryIdentifier {
         self.state
             .store
             .gallery()
-            .search(&self.org_id, &self.model_id, probe, top_k, &self.offsets)
+            .search(
+                &self.org_id,
+                &self.model_id,
+                probe,
+                top_k + 1,
+                &self.offsets,
+            )
             .into_iter()
+            .filter(|h| {
+                !self
+                    .cache
+                    .ruled_out(&self.org_id, &h.person_id, probe, h.score.max(h.best_score))
+            })
+            .take(top_k)
             .map(|h| Candidate {
                 person_id: h.person_id,
                 score: h.score,
@@ -134,6 +173,11 @@ impl Identifier for GalleryIdentifier {
                 probe,
                 &self.offsets,
             )
+            .filter(|h| {
+                !self
+                    .cache
+                    .ruled_out(&self.org_id, person_id, probe, h.score.max(h.best_score))
+            })
             .map(|h| h.score)
     }
 
@@ -181,5 +225,37 @@ impl Identifier for GalleryIdentifier {
 
     fn display_name(&self, person_id: &str) -> Option<String> {
         self.cache.name(&self.org_id, person_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(v: &[f32]) -> Embedding {
+        Embedding::from_raw(v.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn negatives_rule_out_a_person_only_where_closer_than_their_own() {
+        let cache = OrgCache::default();
+        cache.set_negatives("org", vec![("x".into(), e(&[1.0, 0.0]))]);
+        let probe = e(&[1.0, 0.0]);
+        // The negative is the probe itself: closer than X's own 0.9.
+        assert!(cache.ruled_out("org", "x", &probe, 0.9));
+        // A tie goes to the negative (as in `flows::exclude_negatives`).
+        assert!(cache.ruled_out("org", "x", &probe, 1.0));
+        let other = e(&[0.0, 1.0]);
+        assert!(
+            !cache.ruled_out("org", "x", &other, 0.5),
+            "far from the negative"
+        );
+        assert!(!cache.ruled_out("org", "y", &probe, 0.1), "another person");
+        assert!(
+            !cache.ruled_out("elsewhere", "x", &probe, 0.1),
+            "another organisation"
+        );
+        cache.set_negatives("org", Vec::new());
+        assert!(!cache.ruled_out("org", "x", &probe, 0.9), "replaced");
     }
 }

@@ -194,6 +194,14 @@ impl Cameras {
             .await
             .map_err(|e| CameraError::Config(format!("organisation: {e}")))?;
         self.shared.cache.set_settings(&org.id, &org.settings);
+        match state
+            .store
+            .all_negatives(&org.id, engine.model_id(), events::MAX_NEGATIVES)
+            .await
+        {
+            Ok(n) => self.shared.cache.set_negatives(&org.id, n),
+            Err(e) => tracing::warn!(org = %org.id, "negative samples not loaded: {e}"),
+        }
         let meta = Arc::new(CameraMeta {
             id: row.id.clone(),
             org_id: row.org_id.clone(),

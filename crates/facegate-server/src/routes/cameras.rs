@@ -92,14 +92,14 @@ pub fn has_credentials(url: &str) -> bool {
     })
 }
 
-fn state_name(state: CameraState) -> String {
+pub(crate) fn state_name(state: CameraState) -> String {
     serde_json::to_value(state)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
 }
 
-fn out(state: &AppState, row: &CameraRow) -> CameraOut {
+pub(crate) fn out(state: &AppState, row: &CameraRow) -> CameraOut {
     let f = &row.fields;
     let live = state.cameras.status(&row.org_id, &row.id, f.enabled).state;
     CameraOut {
@@ -272,6 +272,17 @@ async fn create(
     caller: Caller,
     ApiJson(req): ApiJson<CreateCamera>,
 ) -> ApiResult<(StatusCode, Json<CameraOut>)> {
+    let row = create_camera(&state, &caller, req).await?;
+    Ok((StatusCode::CREATED, Json(out(&state, &row))))
+}
+
+/// Create (and start, when enabled) a camera of the caller's organisation:
+/// the one path for `POST /api/v1/cameras` and the web UI's camera form.
+pub(crate) async fn create_camera(
+    state: &AppState,
+    caller: &Caller,
+    req: CreateCamera,
+) -> ApiResult<CameraRow> {
     caller.require(Role::Admin, Scope::Admin)?;
     let mut f = CameraFields {
         name: req.name,
@@ -294,14 +305,14 @@ async fn create(
         state.cameras.check_capacity(None).map_err(camera_error)?;
     }
     let row = state.store.create_camera(&caller.org_id, &f).await?;
-    if let Err(e) = state.cameras.apply(&state, &row).await {
+    if let Err(e) = state.cameras.apply(state, &row).await {
         // Saved; the status says why it does not run.
         tracing::warn!(camera = %row.id, "camera not started: {e}");
     }
-    Ok((StatusCode::CREATED, Json(out(&state, &row))))
+    Ok(row)
 }
 
-async fn row_of(state: &AppState, caller: &Caller, id: &str) -> ApiResult<CameraRow> {
+pub(crate) async fn row_of(state: &AppState, caller: &Caller, id: &str) -> ApiResult<CameraRow> {
     check_id("camera", id)?;
     Ok(state.store.get_camera(&caller.org_id, id).await?)
 }
@@ -362,8 +373,20 @@ async fn update(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<UpdateCamera>,
 ) -> ApiResult<Json<CameraOut>> {
+    let row = update_camera(&state, &caller, &id, req).await?;
+    Ok(Json(out(&state, &row)))
+}
+
+/// Change a camera (restarting or stopping it to match): the one path for
+/// `PATCH /api/v1/cameras/{id}` and the web UI's edit form.
+pub(crate) async fn update_camera(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    req: UpdateCamera,
+) -> ApiResult<CameraRow> {
     caller.require(Role::Admin, Scope::Admin)?;
-    let row = row_of(&state, &caller, &id).await?;
+    let row = row_of(state, caller, id).await?;
     let mut f = row.fields.clone();
     if let Some(v) = req.name {
         f.name = v;
@@ -407,14 +430,14 @@ async fn update(
     if f.enabled {
         state
             .cameras
-            .check_capacity(Some(id.as_str()))
+            .check_capacity(Some(id))
             .map_err(camera_error)?;
     }
-    let row = state.store.update_camera(&caller.org_id, &id, &f).await?;
-    if let Err(e) = state.cameras.apply(&state, &row).await {
+    let row = state.store.update_camera(&caller.org_id, id, &f).await?;
+    if let Err(e) = state.cameras.apply(state, &row).await {
         tracing::warn!(camera = %row.id, "camera not started: {e}");
     }
-    Ok(Json(out(&state, &row)))
+    Ok(row)
 }
 
 #[utoipa::path(delete, path = "/api/v1/cameras/{id}", tag = "cameras", responses((status = 204, description = "stopped and deleted (its events stay in the log)")))]
@@ -423,12 +446,18 @@ async fn remove(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    caller.require(Role::Admin, Scope::Admin)?;
-    row_of(&state, &caller, &id).await?;
-    state.cameras.remove(&id).await;
-    state.store.delete_camera(&caller.org_id, &id).await?;
-    state.outputs.camera_removed(&id);
+    delete_camera(&state, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stop and delete a camera (its events stay in the log).
+pub(crate) async fn delete_camera(state: &AppState, caller: &Caller, id: &str) -> ApiResult<()> {
+    caller.require(Role::Admin, Scope::Admin)?;
+    row_of(state, caller, id).await?;
+    state.cameras.remove(id).await;
+    state.store.delete_camera(&caller.org_id, id).await?;
+    state.outputs.camera_removed(id);
+    Ok(())
 }
 
 /// A camera's health, as its worker reports it.
@@ -447,7 +476,7 @@ pub struct StatusOut {
     pub status: CameraStatus,
 }
 
-fn status_of(state: &AppState, row: &CameraRow) -> StatusOut {
+pub(crate) fn status_of(state: &AppState, row: &CameraRow) -> StatusOut {
     let status = state
         .cameras
         .status(&row.org_id, &row.id, row.fields.enabled);

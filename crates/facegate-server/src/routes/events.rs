@@ -32,14 +32,14 @@ pub fn router() -> Router<AppState> {
         .route("/events/{id}/crop", get(crop))
 }
 
-fn check_kind(kind: Option<&str>) -> ApiResult<()> {
+pub(crate) fn check_kind(kind: Option<&str>) -> ApiResult<()> {
     match kind {
         None | Some("person" | "unknown") => Ok(()),
         Some(_) => Err(ApiError::invalid("`kind` must be `person` or `unknown`")),
     }
 }
 
-fn check_uuid(field: &str, v: Option<&str>) -> ApiResult<()> {
+pub(crate) fn check_uuid(field: &str, v: Option<&str>) -> ApiResult<()> {
     if let Some(v) = v
         && uuid::Uuid::parse_str(v).is_err()
     {
@@ -148,9 +148,15 @@ async fn stream(
     caller.require(Role::Viewer, Scope::Read)?;
     check_kind(q.kind.as_deref())?;
     check_uuid("camera_id", q.camera_id.as_deref())?;
+    Ok(sse_response(state, caller.org_id.clone(), q))
+}
+
+/// The live feed of one organisation's camera events as Server-Sent Events
+/// (filters already checked): `GET /api/v1/events/stream` and the web UI's
+/// session-authenticated `/ui/events/stream` both answer with it.
+pub(crate) fn sse_response(state: AppState, org: String, q: StreamQuery) -> Response {
     let rx = state.cameras.subscribe();
     let cancel = state.cameras.cancel_token();
-    let org = caller.org_id.clone();
     let events =
         futures_util::stream::unfold((rx, state, org, q), |(mut rx, state, org, q)| async move {
             loop {
@@ -189,7 +195,7 @@ async fn stream(
         header::CACHE_CONTROL,
         "no-cache".parse().expect("a header value"),
     );
-    Ok(response)
+    response
 }
 
 #[utoipa::path(get, path = "/api/v1/events/{id}/crop", tag = "events",

@@ -144,6 +144,19 @@ async fn create(
     caller: Caller,
     ApiJson(req): ApiJson<CreateSchedule>,
 ) -> ApiResult<(StatusCode, Json<Schedule>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(create_schedule(&state, &caller, req).await?),
+    ))
+}
+
+/// Check and store a new schedule of the caller's organisation: the one
+/// path for `POST /api/v1/schedules` and the web UI's schedule editor.
+pub(crate) async fn create_schedule(
+    state: &AppState,
+    caller: &Caller,
+    req: CreateSchedule,
+) -> ApiResult<Schedule> {
     caller.require(Role::Admin, Scope::Admin)?;
     let draft = Draft {
         name: required_text("name", &req.name, 200)?,
@@ -155,11 +168,8 @@ async fn create(
         valid_from: req.valid_from,
         valid_until: req.valid_until,
     };
-    let s = draft.finish(&state, &caller.org_id).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(state.store.create_schedule(&caller.org_id, &s).await?),
-    ))
+    let s = draft.finish(state, &caller.org_id).await?;
+    Ok(state.store.create_schedule(&caller.org_id, &s).await?)
 }
 
 /// Omitted fields keep their value. `null` clears the optional ones:

@@ -93,9 +93,19 @@ pub const STATE_CHANGING_ROUTES: &[&str] = &[
     "/ui/people/{id}/templates/{template_id}/delete",
     "/ui/people/{id}/erase",
     "/ui/people/{id}/privacy",
+    "/ui/people/{id}/schedules",
+    "/ui/people/{id}/schedules/{template_id}/delete",
     "/ui/recognize",
     "/ui/settings/keys",
     "/ui/settings/keys/{id}/revoke",
+    "/ui/cameras",
+    "/ui/cameras/{id}",
+    "/ui/cameras/{id}/enabled",
+    "/ui/cameras/{id}/delete",
+    "/ui/recognitions/label",
+    "/ui/recognitions/review",
+    "/ui/recognize/not",
+    "/ui/enrol/check",
 ];
 
 /// The `/ui` routes (empty when `ui.enabled` is false).
@@ -122,6 +132,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/ui/people/{id}/erase", post(people::erase))
         .route("/ui/people/{id}/privacy", post(people::privacy))
         .route("/ui/people/{id}/export", get(people::export))
+        .route("/ui/people/{id}/schedules", post(people::add_schedule))
+        .route(
+            "/ui/people/{id}/schedules/{schedule_id}/delete",
+            post(people::delete_schedule),
+        )
         .route("/ui/recognize", get(recognize::page).post(recognize::run))
         .route("/ui/attendance", get(attendance::page))
         .route("/ui/attendance.csv", get(attendance::csv))
@@ -131,6 +146,21 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/ui/settings", get(settings::page))
         .route("/ui/settings/keys", post(settings::create_key_route))
         .route("/ui/settings/keys/{id}/revoke", post(settings::revoke_key))
+        .route("/ui/cameras", get(cameras::list).post(cameras::create))
+        .route("/ui/cameras/new", get(cameras::new_form))
+        .route("/ui/cameras/{id}", get(cameras::live).post(cameras::update))
+        .route("/ui/cameras/{id}/edit", get(cameras::edit_form))
+        .route("/ui/cameras/{id}/enabled", post(cameras::set_enabled))
+        .route("/ui/cameras/{id}/delete", post(cameras::delete))
+        .route("/ui/cameras/{id}/status.json", get(cameras::status_json))
+        .route("/ui/cameras/{id}/live.mjpeg", get(cameras::live_mjpeg))
+        .route("/ui/events/stream", get(cameras::events_stream))
+        .route("/ui/events/{id}/crop", get(recognitions::crop))
+        .route("/ui/recognitions", get(recognitions::page))
+        .route("/ui/recognitions/label", post(recognitions::label))
+        .route("/ui/recognitions/review", post(recognitions::review))
+        .route("/ui/recognize/not", post(recognize::not_x))
+        .route("/ui/enrol/check", post(people::enrol_check))
         .route("/ui/static/{file}", get(assets::serve))
         .layer(middleware::from_fn_with_state(state, csrf::protect));
     // The service's `Referrer-Policy: no-referrer` would make browsers send

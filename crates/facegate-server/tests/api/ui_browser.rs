@@ -13,6 +13,7 @@
 //! Skips only without `../shared` (the photos) or the model pack; a missing
 //! chromium or chromedriver is a failure (`.ci/run` installs them).
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,11 +23,21 @@ use serde_json::json;
 
 use crate::common::*;
 
-/// chromedriver, killed when the test ends (however it ends).
+/// chromedriver in a process group of its own, which Chromium and its
+/// helpers join: dropping this (however the test ends, a panic included)
+/// kills the whole group, so no browser outlives its test.
 struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // `kill -KILL -PGID`: the group is chromedriver's own pid.
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg("--")
+            .arg(format!("-{}", self.0.id()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -54,6 +65,7 @@ async fn start_browser() -> (Driver, Client) {
     let chromium = program("FACEGATE_CHROMIUM", "/usr/bin/chromium");
     let port = free_port();
     let child = Command::new(driver)
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -376,6 +388,137 @@ async fn ui_browser_walkthrough() {
     }
     shot(&c, &dir, "17-viewer-forbidden").await;
     println!("UI screenshots in {}", dir.display());
+    c.close().await.unwrap();
+    srv.stop().await;
+}
+
+/// Cameras and unknown faces in the browser: add a camera that replays the
+/// shared Hamilton clip through the form, watch its live view (the MJPEG
+/// `<img>` shows frames, events arrive over the session's SSE feed), then
+/// label a group of similar unknown faces on the review page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ui_browser_cameras_and_unknown_faces() {
+    let Some(shared) = shared_dir() else {
+        eprintln!("SKIP ui browser cameras: ../shared (test video and images) is not present");
+        return;
+    };
+    let Some(srv) = TestServer::start(Db::Sqlite, true, |c| {
+        // YuNet when installed (fast enough for a real-time clip on a
+        // loaded machine), as the camera tests choose.
+        if models_dir().join("packs/yunet").is_dir() {
+            c.pack = "yunet".into();
+        }
+    })
+    .await
+    else {
+        return;
+    };
+    if !srv.has_engine() {
+        eprintln!(
+            "SKIP ui browser cameras: model pack is not installed in {}",
+            models_dir().display()
+        );
+        srv.stop().await;
+        return;
+    }
+    let org = srv.init_org("Theatre", "owner@theatre.test").await;
+    let (s, b) = srv
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/organisations/current",
+            &org.owner,
+            Some(json!({"settings": {"store_images": true}})),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{b}");
+    let examples = shared.join("datasets/peers/face_recognition/examples");
+    let lin = srv.person(&org, "LMM", "Lin-Manuel Miranda").await;
+    let (s, b) = srv
+        .post_image(
+            &format!("/api/v1/people/{lin}/templates"),
+            &org.owner,
+            std::fs::read(examples.join("lin-manuel-miranda.png")).unwrap(),
+            "lin.png",
+            "image/png",
+            &[],
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED, "{b}");
+    let video = shared
+        .join("datasets/video/hamilton_clip.mp4")
+        .canonicalize()
+        .expect("the shared clip");
+    let dir = screenshot_dir();
+    let base = srv.url.clone();
+    let (_driver, c) = start_browser().await;
+    login(&c, &base, "owner@theatre.test").await;
+
+    // Add the camera through the form.
+    c.goto(&format!("{base}/ui/cameras/new")).await.unwrap();
+    fill(&c, "input[name=name]", "Stage").await;
+    fill(&c, "input[name=source_url]", video.to_str().unwrap()).await;
+    fill(&c, "input[name=min_face_px]", "20").await;
+    fill(&c, "input[name=min_sharpness]", "1.5").await;
+    fill(&c, "input[name=fpir]", "0.05").await;
+    fill(&c, "input[name=cooldown_s]", "0").await;
+    shot(&c, &dir, "20-camera-new").await;
+    click(&c, "#camera-form button[type=submit]").await;
+    assert!(text_of(&c, ".notice").await.contains("camera was added"));
+    assert!(text_of(&c, "#cameras").await.contains("Stage"));
+
+    // The live view: frames in the <img>, events over SSE.
+    click(&c, "#cameras a[href^='/ui/cameras/']").await;
+    text_of(&c, "#live-stream").await;
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let w = c
+            .execute(
+                "const i = document.getElementById('live-stream'); return i ? i.naturalWidth : 0;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if w.as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "no MJPEG frame in the live view within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // An event pushed by SSE shows as a new row (class `new`).
+    c.wait()
+        .at_most(Duration::from_secs(90))
+        .for_element(Locator::Css("#live-events tbody tr.new"))
+        .await
+        .expect("a camera event arrives over the session's SSE feed within 90 s");
+    shot(&c, &dir, "21-camera-live").await;
+    c.goto(&format!("{base}/ui/cameras")).await.unwrap();
+    text_of(&c, "#cameras").await;
+    shot(&c, &dir, "22-cameras").await;
+    c.goto(&format!("{base}/ui/")).await.unwrap();
+    assert!(text_of(&c, "#camera-health").await.contains("Stage"));
+
+    // Unknown faces: the clip's strangers plus three known photos (two of
+    // one man) as the processor stores them; his two are one group.
+    let ids = crate::ui::insert_unknown_faces(&srv, &org.id, &examples).await;
+    c.goto(&format!("{base}/ui/recognitions")).await.unwrap();
+    text_of(&c, "#groups").await;
+    shot(&c, &dir, "23-unknown-faces").await;
+    let form = format!("form.group:has(input[value='{}'])", ids[0]);
+    let group = c.find(Locator::Css(&form)).await.expect("Obama's group");
+    let html = group.html(false).await.unwrap();
+    assert!(html.contains(&ids[1]), "both photos in one group: {html}");
+    assert!(!html.contains(&ids[2]), "Biden apart: {html}");
+    click(&c, &format!("{form} summary")).await;
+    fill(&c, &format!("{form} input[name=new_name]"), "Barack Obama").await;
+    fill(&c, &format!("{form} input[name=new_external_id]"), "OB-1").await;
+    click(&c, &format!("{form} button[value=label]")).await;
+    assert!(text_of(&c, ".notice").await.contains("enrolled"));
+    shot(&c, &dir, "24-unknown-labelled").await;
+    let (_, list) = srv.get("/api/v1/people?q=Obama", &org.owner).await;
+    assert_eq!(list["total"], 1, "{list}");
     c.close().await.unwrap();
     srv.stop().await;
 }

@@ -68,6 +68,9 @@ pub struct NewCameraEvent<'a> {
     pub payload: &'a str,
     /// The face crop (JPEG); stored only when the organisation keeps images.
     pub crop: Option<&'a [u8]>,
+    /// The track's face embedding and its model id, kept on the same
+    /// condition as the crop (grouping and enrolling reviewed faces).
+    pub embedding: Option<(&'a facegate_core::Embedding, &'a str)>,
     pub occurred_at: i64,
 }
 
@@ -296,8 +299,8 @@ impl Store {
         self.get_camera(org_id, e.camera_id).await?;
         sqlx::query(
             "INSERT INTO camera_events (id, org_id, camera_id, track_id, kind, decision, person_id, score, \
-             operating_point, liveness, latency_ms, outcome, payload, crop, occurred_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             operating_point, liveness, latency_ms, outcome, payload, crop, occurred_at, created_at, embedding, model_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind(e.id)
         .bind(org_id)
@@ -315,6 +318,8 @@ impl Store {
         .bind(e.crop.map(<[u8]>::to_vec))
         .bind(e.occurred_at)
         .bind(now_ms())
+        .bind(e.embedding.map(|(v, _)| super::templates::embedding_to_bytes(v)))
+        .bind(e.embedding.map(|(_, m)| m))
         .persistent(NULLABLE_FLOATS_PERSISTENT)
         .execute(self.pool())
         .await?;

@@ -9,6 +9,7 @@ pub mod devices;
 pub mod orgs;
 pub mod people;
 pub mod privacy;
+pub mod review;
 pub mod schedules;
 pub mod spoof_events;
 pub mod templates;

@@ -76,4 +76,50 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Every person, across organisations, whose retention day is before
+    /// `before_day` (`YYYY-MM-DD`): (org id, person id, retain_until). The
+    /// caller compares each day with its organisation's local date.
+    pub async fn retention_due(
+        &self,
+        before_day: &str,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT org_id, person_id, retain_until FROM person_privacy \
+             WHERE retain_until IS NOT NULL AND retain_until < $1 ORDER BY org_id, person_id",
+        )
+        .bind(before_day)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    get(r, "org_id")?,
+                    get(r, "person_id")?,
+                    get(r, "retain_until")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Delete a person's face data (templates and negative samples) and the
+    /// face embeddings kept with camera events naming them: what a retention
+    /// period ending means. The person, their attendance and the consent
+    /// record stay. Returns the number of templates deleted.
+    pub async fn erase_face_data(&self, org_id: &str, person_id: &str) -> Result<u64, StoreError> {
+        let n = self.delete_all_templates(org_id, person_id).await?;
+        sqlx::query("DELETE FROM person_negatives WHERE org_id = $1 AND person_id = $2")
+            .bind(org_id)
+            .bind(person_id)
+            .execute(self.pool())
+            .await?;
+        sqlx::query(
+            "UPDATE camera_events SET embedding = NULL, crop = NULL WHERE org_id = $1 AND person_id = $2",
+        )
+        .bind(org_id)
+        .bind(person_id)
+        .execute(self.pool())
+        .await?;
+        Ok(n)
+    }
 }

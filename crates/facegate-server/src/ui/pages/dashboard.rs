@@ -1,5 +1,5 @@
 //! The dashboard: today's attendance, denials with reasons, unknown faces,
-//! spoof events, the engine, and a 14-day chart.
+//! spoof events, camera health, the engine, and a 14-day chart.
 
 use std::collections::BTreeMap;
 
@@ -41,6 +41,7 @@ struct Dashboard {
     chart: String,
     engine: String,
     gallery: usize,
+    cameras: Vec<super::cameras::CameraRowView>,
 }
 
 /// `GET /ui` → `/ui/`.
@@ -170,5 +171,6 @@ pub async fn page(State(state): State<AppState>, ui: Ui) -> UiResult {
         present_list,
         engine,
         gallery,
+        cameras: super::cameras::health(&state, &ui).await?,
     }))
 }

@@ -5,9 +5,11 @@
 pub mod attendance;
 pub mod audit;
 pub mod auth;
+pub mod cameras;
 pub mod dashboard;
 pub mod me;
 pub mod people;
+pub mod recognitions;
 pub mod recognize;
 pub mod settings;
 
@@ -113,8 +115,34 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "erased" => "The person and all their data (templates, attendance, schedules) were erased.",
         "bulk" => "The selected people were updated.",
         "revoked" => "The API key was revoked.",
+        "schedule_added" => "The schedule was added.",
+        "schedule_deleted" => "The schedule was deleted.",
         _ => return None,
     })
+}
+
+/// `axum::Form` whose rejection (a malformed body, a repeated field) is a
+/// readable 422 page rather than the API's JSON error.
+pub struct UiForm<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for UiForm<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = super::error::UiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::Form::<T>::from_request(req, state)
+            .await
+            .map(|axum::Form(v)| UiForm(v))
+            .map_err(|e| {
+                super::error::UiError::invalid(format!(
+                    "The form could not be read: {}",
+                    e.body_text()
+                ))
+            })
+    }
 }
 
 /// Form field value: trimmed, `None` when empty.

@@ -167,6 +167,67 @@ struct ShowPage {
     consent_day: String,
     /// The retention day has passed: the templates are kept too long.
     retention_overdue: bool,
+    /// The schedules that decide this person's access (their own and the
+    /// ones for everyone).
+    schedules: Vec<ScheduleRow>,
+    devices: Vec<facegate_store::Device>,
+    /// Faces on this person's "not them" list.
+    negatives: i64,
+}
+
+/// A schedule as the person page lists it.
+pub struct ScheduleRow {
+    pub id: String,
+    pub name: String,
+    /// Only this person (else it applies to everyone and is edited elsewhere).
+    pub own: bool,
+    pub days: String,
+    pub hours: String,
+    pub device: String,
+    pub valid: String,
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn hhmm(minute: u32) -> String {
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+fn schedule_row(s: &facegate_store::Schedule, devices: &[facegate_store::Device]) -> ScheduleRow {
+    let days: Vec<&str> = DAYS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| s.weekdays & (1 << i) != 0)
+        .map(|(_, d)| *d)
+        .collect();
+    ScheduleRow {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        own: s.person_id.is_some(),
+        days: days.join(" "),
+        hours: if s.start_minute == s.end_minute {
+            "all day".into()
+        } else {
+            format!("{}–{}", hhmm(s.start_minute), hhmm(s.end_minute))
+        },
+        device: s.device_id.as_ref().map_or_else(
+            || "every device".into(),
+            |d| {
+                devices
+                    .iter()
+                    .find(|x| &x.id == d)
+                    .map_or_else(|| d.clone(), |x| x.name.clone())
+            },
+        ),
+        valid: match (&s.valid_from, &s.valid_until) {
+            (None, None) => "always".into(),
+            (f, u) => format!(
+                "{} → {}",
+                f.as_deref().unwrap_or("…"),
+                u.as_deref().unwrap_or("…")
+            ),
+        },
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -237,8 +298,27 @@ async fn show_page(
         .retain_until
         .as_deref()
         .is_some_and(|d| d < today.as_str());
+    let devices = state.store.list_devices(ui.org_id()).await?;
+    let schedules = state
+        .store
+        .schedules_for(ui.org_id(), id, None)
+        .await?
+        .iter()
+        .map(|s| schedule_row(s, &devices))
+        .collect();
+    // `schedules_for(.., None)` leaves out device-bound schedules: add them.
+    let mut schedules: Vec<ScheduleRow> = schedules;
+    for s in state.store.list_schedules(ui.org_id()).await? {
+        if s.device_id.is_some() && s.person_id.as_deref().is_none_or(|p| p == id) {
+            schedules.push(schedule_row(&s, &devices));
+        }
+    }
+    let negatives = state.store.count_negatives(ui.org_id(), id).await?;
     Ok(render(&ShowPage {
         c: Chrome::new(ui, "people"),
+        schedules,
+        devices,
+        negatives,
         p,
         templates,
         attendance,
@@ -528,4 +608,158 @@ pub async fn privacy(
         .set_person_privacy(ui.org_id(), &id, &record)
         .await?;
     Ok(see_other(&format!("/ui/people/{id}?ok=saved")))
+}
+
+/// `POST /ui/people/{id}/schedules` (admins): add a schedule for this
+/// person, checked by the API's own `create_schedule`.
+pub async fn add_schedule(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path(id): Path<String>,
+    super::UiForm(fields): super::UiForm<Vec<(String, String)>>,
+) -> UiResult {
+    ui.require(Role::Admin)?;
+    check_id("person", &id)?;
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let weekdays: Vec<String> = fields
+        .iter()
+        .filter(|(k, _)| k == "weekday")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let opt = |v: String| (!v.is_empty()).then_some(v);
+    crate::routes::schedules::create_schedule(
+        &state,
+        &ui.caller,
+        crate::routes::schedules::CreateSchedule {
+            name: field("name"),
+            person_id: Some(id.clone()),
+            device_id: opt(field("device_id")),
+            weekdays,
+            start: field("start"),
+            end: field("end"),
+            valid_from: opt(field("valid_from")),
+            valid_until: opt(field("valid_until")),
+        },
+    )
+    .await?;
+    Ok(see_other(&format!(
+        "/ui/people/{id}?ok=schedule_added#schedules"
+    )))
+}
+
+/// `POST /ui/people/{id}/schedules/{schedule_id}/delete` (admins): only a
+/// schedule of this person (one for everyone is not deleted from here).
+pub async fn delete_schedule(
+    State(state): State<AppState>,
+    ui: Ui,
+    Path((id, schedule_id)): Path<(String, String)>,
+) -> UiResult {
+    ui.require(Role::Admin)?;
+    check_id("person", &id)?;
+    check_id("schedule", &schedule_id)?;
+    let s = state.store.get_schedule(ui.org_id(), &schedule_id).await?;
+    if s.person_id.as_deref() != Some(id.as_str()) {
+        return Err(ApiError::not_found("schedule of this person").into());
+    }
+    state
+        .store
+        .delete_schedule(ui.org_id(), &schedule_id)
+        .await?;
+    Ok(see_other(&format!(
+        "/ui/people/{id}?ok=schedule_deleted#schedules"
+    )))
+}
+
+/// `POST /ui/enrol/check` (operators; the body is one JPEG or PNG frame,
+/// the CSRF token in `X-CSRF-Token`): live feedback while enrolling from
+/// the webcam. `app.js` posts a small frame every second or so and shows
+/// whether one face was found, its quality (the badge the template would
+/// get) and its liveness. Answers JSON, errors included, for the script.
+pub async fn enrol_check(
+    State(state): State<AppState>,
+    ui: Ui,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::Json;
+    use axum::http::StatusCode;
+    let fail = |status: StatusCode, message: String| {
+        (status, Json(json!({ "error": message }))).into_response()
+    };
+    if ui.require(Role::Operator).is_err() {
+        return fail(
+            StatusCode::FORBIDDEN,
+            "Your role cannot enrol faces.".into(),
+        );
+    }
+    if body.is_empty() {
+        return fail(StatusCode::BAD_REQUEST, "No frame was sent.".into());
+    }
+    let engine = match state.engine() {
+        Ok(e) => e.clone(),
+        Err(e) => return fail(e.status, e.message),
+    };
+    let org = match state.store.get_org(ui.org_id()).await {
+        Ok(o) => o,
+        Err(e) => {
+            let e = ApiError::from(e);
+            return fail(e.status, e.message);
+        }
+    };
+    let analysis = match engine.analyze(std::sync::Arc::new(body.to_vec())).await {
+        Ok(a) => a,
+        Err(e) if e.status.is_client_error() => return fail(e.status, e.message),
+        Err(e) => return fail(e.status, "The frame could not be analysed.".into()),
+    };
+    let faces = analysis.faces.len();
+    let Some(face) = crate::engine::primary_face(&analysis) else {
+        return Json(json!({
+            "faces": 0, "face_found": false,
+            "message": "No face found: look at the camera, with your face lit from the front.",
+        }))
+        .into_response();
+    };
+    let quality = crate::engine::quality_score(face);
+    let threshold = crate::flows::liveness_threshold(&state, &org.settings);
+    let live = face.liveness.map(|l| l >= threshold);
+    let q = &face.quality;
+    let mut message = format!(
+        "Face found · quality {} ({quality:.2}: eyes {:.0} px apart, turned {:.0}°)",
+        badge(quality),
+        q.inter_eye_px,
+        q.yaw_deg.abs()
+    );
+    if let Some(l) = face.liveness {
+        message.push_str(&format!(
+            " · liveness {l:.2} ({})",
+            if l >= threshold {
+                "live"
+            } else {
+                "looks like a photo or screen"
+            }
+        ));
+    }
+    if faces > 1 {
+        message.push_str(&format!(
+            " · {faces} faces: the largest is enrolled; better one person at a time"
+        ));
+    }
+    Json(json!({
+        "faces": faces,
+        "face_found": true,
+        "quality": quality,
+        "badge": badge(quality),
+        "inter_eye_px": q.inter_eye_px,
+        "yaw_deg": q.yaw_deg,
+        "sharpness": q.sharpness,
+        "liveness": face.liveness,
+        "live": live,
+        "message": message,
+    }))
+    .into_response()
 }

@@ -32,6 +32,32 @@ pub struct FaceView {
     pub candidates: String,
     pub quality: String,
     pub liveness: String,
+    /// "This is not …": the best candidate, and the face's embedding signed
+    /// for this session (see [`NotForm`]).
+    pub not: Option<NotForm>,
+}
+
+/// The hidden fields of a "this is not X" form: the probe's embedding
+/// (base64 of little-endian f32) under `model_id`, and an HMAC of both and
+/// the person keyed by the session's CSRF token, so the server takes back
+/// only what it computed for this session (no stored state, no re-upload).
+pub struct NotForm {
+    pub person_id: String,
+    pub name: String,
+    pub model_id: String,
+    pub embedding: String,
+    pub sig: String,
+}
+
+fn sign(key: &str, person_id: &str, model_id: &str, embedding: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key.as_bytes())
+        .expect("HMAC takes a key of any length");
+    for part in ["facegate-not-x-v1", person_id, model_id, embedding] {
+        mac.update(part.as_bytes());
+        mac.update(&[0]);
+    }
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// The identification, ready to draw.
@@ -55,16 +81,85 @@ struct Page {
     c: Chrome,
     result: Option<ResultView>,
     engine: bool,
+    notice: Option<&'static str>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct PageQuery {
+    ok: Option<String>,
 }
 
 /// `GET /ui/recognize`.
-pub async fn page(State(state): State<AppState>, ui: Ui) -> UiResult {
+pub async fn page(
+    State(state): State<AppState>,
+    ui: Ui,
+    axum::extract::Query(q): axum::extract::Query<PageQuery>,
+) -> UiResult {
     ui.require(Role::Operator)?;
     Ok(render(&Page {
         c: Chrome::new(&ui, "recognize"),
         result: None,
         engine: state.engine.is_some(),
+        notice: match q.ok.as_deref() {
+            Some("not") => Some(
+                "Noted: that face is on the person's negative list and will not be named as them again.",
+            ),
+            _ => None,
+        },
     }))
+}
+
+/// The "this is not X" form as posted.
+#[derive(Debug, serde::Deserialize)]
+pub struct NotPost {
+    #[serde(default)]
+    person_id: String,
+    #[serde(default)]
+    model_id: String,
+    #[serde(default)]
+    embedding: String,
+    #[serde(default)]
+    sig: String,
+}
+
+/// `POST /ui/recognize/not`: the tested face is not the person it was
+/// named as: it joins their negative list (`flows::exclude_negatives`), so
+/// the same face is not named as them again.
+pub async fn not_x(
+    State(state): State<AppState>,
+    ui: Ui,
+    super::UiForm(f): super::UiForm<NotPost>,
+) -> UiResult {
+    ui.require(Role::Operator)?;
+    let expected = sign(&ui.csrf, &f.person_id, &f.model_id, &f.embedding);
+    if f.sig.len() != expected.len()
+        || !bool::from(subtle::ConstantTimeEq::ct_eq(
+            f.sig.as_bytes(),
+            expected.as_bytes(),
+        ))
+    {
+        return Err(UiError::invalid(
+            "This form was not made for this session: test the photo again.",
+        ));
+    }
+    let engine = state.engine()?;
+    if f.model_id != engine.model_id() {
+        return Err(UiError::invalid(
+            "The face model changed since the test: test the photo again.",
+        ));
+    }
+    crate::routes::check_id("person", &f.person_id)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(f.embedding.as_bytes())
+        .map_err(|_| UiError::invalid("The face data is damaged: test the photo again."))?;
+    let embedding = facegate_store::repo::templates::embedding_from_bytes(&bytes)
+        .map_err(|_| UiError::invalid("The face data is damaged: test the photo again."))?;
+    state
+        .store
+        .add_negative(ui.org_id(), &f.person_id, &f.model_id, &embedding, "test")
+        .await?;
+    tracing::info!(person = %f.person_id, by = %ui.caller.label(), "negative sample added (web UI test page)");
+    Ok(super::see_other("/ui/recognize?ok=not"))
 }
 
 /// `POST /ui/recognize` (multipart: `photo`, optional `mark` = on).
@@ -86,7 +181,9 @@ pub async fn run(State(state): State<AppState>, ui: Ui, mut form: Multipart) -> 
     let mime = image::guess_format(&photo)
         .map(|f| f.to_mime_type())
         .unwrap_or("application/octet-stream");
-    let (out, _) = identify(&state, &org, photo.clone(), 3, None, false, Purpose::Access).await?;
+    let (out, analysis) =
+        identify(&state, &org, photo.clone(), 3, None, false, Purpose::Access).await?;
+    let model_id = out.model_id.clone();
     let attendance = if mark {
         let r = mark_attendance(
             &state,
@@ -169,6 +266,21 @@ pub async fn run(State(state): State<AppState>, ui: Ui, mut form: Multipart) -> 
                     .liveness
                     .map(|l| format!("{l:.3}"))
                     .unwrap_or_else(|| "–".into()),
+                not: best
+                    .filter(|_| f.decision == "match")
+                    .zip(analysis.faces.get(i))
+                    .map(|(m, a)| {
+                        let embedding = base64::engine::general_purpose::STANDARD.encode(
+                            facegate_store::repo::templates::embedding_to_bytes(&a.embedding),
+                        );
+                        NotForm {
+                            sig: sign(&ui.csrf, &m.person_id, &model_id, &embedding),
+                            person_id: m.person_id.clone(),
+                            name: m.name.clone(),
+                            model_id: model_id.clone(),
+                            embedding,
+                        }
+                    }),
             }
         })
         .collect();
@@ -197,5 +309,6 @@ pub async fn run(State(state): State<AppState>, ui: Ui, mut form: Multipart) -> 
         c: Chrome::new(&ui, "recognize"),
         result: Some(result),
         engine: true,
+        notice: None,
     }))
 }
