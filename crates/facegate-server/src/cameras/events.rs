@@ -119,8 +119,8 @@ pub(super) async fn run_processor(
 }
 
 /// Organisation settings of running cameras, and the names camera threads
-/// asked for.
-async fn refresh(state: &AppState) {
+/// asked for (every tick, and at once on SIGHUP).
+pub(super) async fn refresh(state: &AppState) {
     let cameras = &state.cameras;
     for org_id in cameras.org_ids() {
         if let Ok(org) = state.store.get_org(&org_id).await {
