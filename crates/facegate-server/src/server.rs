@@ -406,7 +406,8 @@ pub async fn serve_with_reload(
     Ok(())
 }
 
-/// SIGHUP: apply what can change while running, say what cannot.
+/// SIGHUP: apply what can change while running, say what cannot. The
+/// outcome is logged at `warn`, so an operator sees it at any log level.
 async fn reload(state: &AppState, config_file: Option<&std::path::Path>) {
     tracing::info!("SIGHUP: reloading");
     match Config::load(config_file) {

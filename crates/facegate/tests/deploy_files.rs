@@ -372,16 +372,18 @@ fn the_example_configuration_is_what_the_code_generates_and_checks_clean() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), generated);
 
-    let out = Command::new(env!("CARGO_BIN_EXE_facegate"))
-        .args(["config", "check"])
-        .arg(root().join("deploy/facegate.example.toml"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    for file in ["deploy/facegate.example.toml", "deploy/small-machine.toml"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_facegate"))
+            .args(["config", "check"])
+            .arg(root().join(file))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
 
     // A broken copy: each problem by its key path, exit status 1.
     let tmp = tempfile::tempdir().unwrap();
