@@ -32,6 +32,7 @@ pub struct Config {
     pub listen: String,
     /// `sqlite://...` or `postgres://...`; empty = SQLite file in `data_dir`.
     pub database_url: String,
+    /// Database connections the service keeps open at most.
     pub database_max_connections: u32,
     /// Model pack to load; `auto` = the best installed (yunet, else default).
     pub pack: String,
@@ -57,14 +58,26 @@ pub struct Config {
     pub max_image_pixels: u64,
     /// Serve the Swagger UI page at `/docs`.
     pub swagger_ui: bool,
+    /// On SIGTERM, seconds to keep serving with `/readyz` answering 503
+    /// before closing the listener, so a load balancer or orchestrator
+    /// stops sending new requests first (Ctrl-C skips this).
+    pub shutdown_drain_secs: u64,
+    /// Seconds requests still in flight get to finish once the listener
+    /// closes; then the service stops anyway.
+    pub shutdown_timeout_secs: u64,
     /// Reverse proxies (IP addresses or CIDR ranges) whose
     /// `X-Forwarded-For` names the client for rate limits and login
     /// throttling. Empty = the socket peer is the client (see `client_ip`).
     pub trusted_proxies: Vec<String>,
+    /// Logins, tokens and lockout.
     pub auth: AuthConfig,
+    /// Request rate limits.
     pub limits: RateLimitConfig,
+    /// Cross-origin requests from browser apps on other origins.
     pub cors: CorsConfig,
+    /// Log level, format and files.
     pub logging: LoggingConfig,
+    /// Liveness challenges.
     pub liveness: LivenessConfig,
     /// MQTT output (events, availability, Home Assistant discovery); off
     /// while `url` is empty.
@@ -115,10 +128,13 @@ pub struct AuthConfig {
     /// HS256 signing key (≥ 32 bytes). Empty = generated once into
     /// `data_dir/jwt.key` with mode 0600.
     pub jwt_secret: String,
+    /// Seconds an access token (JWT) is valid.
     pub access_token_ttl_secs: u64,
+    /// Seconds a refresh token (a login session) is valid.
     pub refresh_token_ttl_secs: u64,
     /// Failed logins before an account is locked.
     pub max_failed_logins: u32,
+    /// Seconds a locked account stays locked.
     pub lockout_secs: u64,
 }
 
@@ -190,6 +206,8 @@ impl Default for Config {
             max_body_bytes: 10 * 1024 * 1024,
             max_image_pixels: 40_000_000,
             swagger_ui: true,
+            shutdown_drain_secs: 2,
+            shutdown_timeout_secs: 30,
             trusted_proxies: Vec::new(),
             auth: AuthConfig::default(),
             limits: RateLimitConfig::default(),
@@ -212,6 +230,7 @@ pub struct MqttConfig {
     pub url: String,
     /// Empty = `facegate-<random>` per start.
     pub client_id: String,
+    /// Broker user name; empty = anonymous.
     pub username: String,
     /// Prefer `FACEGATE_MQTT_PASSWORD` to writing it in the file.
     pub password: String,
@@ -219,6 +238,7 @@ pub struct MqttConfig {
     pub topic_prefix: String,
     /// Publish Home Assistant discovery configs.
     pub discovery: bool,
+    /// Topic prefix Home Assistant watches for discovery configs.
     pub discovery_prefix: String,
     /// Only this organisation's events (its id); empty = every organisation.
     pub organisation: String,
@@ -227,6 +247,7 @@ pub struct MqttConfig {
     pub ca_file: PathBuf,
     /// Messages waiting for the broker; more are dropped and counted.
     pub queue: usize,
+    /// Seconds between MQTT keep-alive pings.
     pub keep_alive_secs: u64,
 }
 
@@ -397,6 +418,16 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     ("FACEGATE_MAX_IMAGE_PIXELS", "max_image_pixels", "integer"),
     ("FACEGATE_SWAGGER_UI", "swagger_ui", "bool"),
     ("FACEGATE_TRUSTED_PROXIES", "trusted_proxies", "list"),
+    (
+        "FACEGATE_SHUTDOWN_DRAIN_SECS",
+        "shutdown_drain_secs",
+        "integer",
+    ),
+    (
+        "FACEGATE_SHUTDOWN_TIMEOUT_SECS",
+        "shutdown_timeout_secs",
+        "integer",
+    ),
     ("FACEGATE_JWT_SECRET", "auth.jwt_secret", "string"),
     (
         "FACEGATE_ACCESS_TOKEN_TTL_SECS",
@@ -596,6 +627,17 @@ impl Config {
         }
         if !(1024..=400_000_000).contains(&self.max_image_pixels) {
             return bad("max_image_pixels must be between 1024 and 400000000".into());
+        }
+        if self.shutdown_drain_secs > 300 {
+            return bad(
+                "shutdown_drain_secs (FACEGATE_SHUTDOWN_DRAIN_SECS) must be at most 300".into(),
+            );
+        }
+        if !(1..=3600).contains(&self.shutdown_timeout_secs) {
+            return bad(
+                "shutdown_timeout_secs (FACEGATE_SHUTDOWN_TIMEOUT_SECS) must be between 1 and 3600"
+                    .into(),
+            );
         }
         if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
             return bad("auth.jwt_secret (FACEGATE_JWT_SECRET) must be at least 32 characters; leave it empty to generate one".into());

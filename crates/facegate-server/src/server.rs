@@ -85,6 +85,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         store,
         engine,
         dummy_hash,
+        draining: std::sync::atomic::AtomicBool::new(false),
     })))
 }
 
@@ -279,7 +280,14 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.stop_within(Duration::from_secs(30)).await;
+    }
+
+    /// Stop accepting, let requests in flight finish within `deadline`
+    /// (then drop them), stop the cameras, flush the outputs, close the
+    /// database.
+    pub async fn stop_within(mut self, deadline: Duration) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -287,7 +295,16 @@ impl RunningServer {
         // graceful shutdown above is not held open by a streaming client;
         // camera events still queued are stored before the outputs stop.
         self.state.cameras.shutdown(Duration::from_secs(5)).await;
-        let _ = (&mut self.handle).await;
+        if tokio::time::timeout(deadline, &mut self.handle)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                secs = deadline.as_secs(),
+                "requests still in flight at the shutdown deadline are dropped"
+            );
+            self.handle.abort();
+        }
         self.state.outputs.shutdown().await;
         self.state.store.close().await;
     }
@@ -324,34 +341,182 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     })
 }
 
-/// `facegate serve`: run until Ctrl-C or SIGTERM.
+/// `facegate serve`: run until Ctrl-C or SIGTERM, without a file to
+/// reload on SIGHUP (see [`serve_with_reload`]).
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    serve_with_reload(config, None).await
+}
+
+/// `facegate serve`: run until Ctrl-C or SIGTERM; SIGHUP reloads what can
+/// change without a restart.
+///
+/// Shutdown, in order: `/readyz` turns 503; on SIGTERM the service keeps
+/// serving for `shutdown_drain_secs` so a load balancer sees that and stops
+/// sending (Ctrl-C skips the wait); the listener closes and requests in
+/// flight get `shutdown_timeout_secs` to finish; cameras stop and their
+/// queued events are stored; outputs flush; the database closes. A second
+/// signal exits at once.
+///
+/// SIGHUP re-reads `config_file` (and the environment) and applies
+/// `logging.level`; options that need a restart are named in the log. It
+/// also makes the running cameras match the database and refreshes the
+/// organisation rules the cameras use.
+pub async fn serve_with_reload(
+    config: Config,
+    config_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    // Handlers first: SIGHUP's default action would end the process, and
+    // the address line below tells supervisors and tests it is safe to send.
+    let mut signals = Signals::new()?;
     let running = start(config).await?;
     tracing::info!(addr = %running.addr, "facegate listening");
     println!("facegate listening on http://{}", running.addr);
-    shutdown_signal().await;
-    tracing::info!("shutting down");
-    running.stop().await;
+    let drain = loop {
+        match signals.next().await {
+            Signal::Hangup => reload(&running.state, config_file.as_deref()).await,
+            Signal::Terminate => {
+                break Duration::from_secs(running.state.config.shutdown_drain_secs);
+            }
+            Signal::Interrupt => break Duration::ZERO,
+        }
+    };
+    running
+        .state
+        .draining
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let deadline = Duration::from_secs(running.state.config.shutdown_timeout_secs);
+    tracing::info!(
+        drain_secs = drain.as_secs(),
+        timeout_secs = deadline.as_secs(),
+        "shutting down: /readyz answers 503"
+    );
+    // Any signal from here on means "now": a stuck shutdown must not need
+    // SIGKILL.
+    tokio::spawn(async move {
+        loop {
+            if matches!(signals.next().await, Signal::Terminate | Signal::Interrupt) {
+                tracing::warn!("second signal: exiting without waiting");
+                std::process::exit(130);
+            }
+        }
+    });
+    tokio::time::sleep(drain).await;
+    tracing::info!("listener closed; waiting for requests in flight");
+    running.stop_within(deadline).await;
+    tracing::info!("stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// SIGHUP: apply what can change while running, say what cannot. The
+/// outcome is logged at `warn`, so an operator sees it at any log level.
+async fn reload(state: &AppState, config_file: Option<&std::path::Path>) {
+    tracing::info!("SIGHUP: reloading");
+    match Config::load(config_file) {
+        Ok(new) => {
+            let old = &state.config;
+            if new.logging.level != old.logging.level {
+                match crate::logging::set_level(&new.logging.level) {
+                    Ok(()) => tracing::warn!(
+                        from = %old.logging.level,
+                        to = %new.logging.level,
+                        "logging.level reloaded"
+                    ),
+                    Err(e) => tracing::error!("logging.level not reloaded: {e}"),
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
+            let restart = restart_needed(old, &new);
+            if !restart.is_empty() {
+                tracing::warn!(
+                    options = %restart.join(", "),
+                    "changed options take effect at the next restart"
+                );
+            }
         }
+        Err(e) => tracing::error!("configuration not reloaded, keeping the running one: {e}"),
+    }
+    match state.cameras.resync(state).await {
+        Ok((started, stopped)) => {
+            tracing::warn!(
+                started,
+                stopped,
+                "configuration reloaded; cameras in sync with the database"
+            )
+        }
+        Err(e) => tracing::error!("cameras not reloaded: {e}"),
+    }
+}
+
+/// Top-level options (sections by name) that differ, other than the log
+/// level, which reloads.
+fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
+    let (Ok(toml::Value::Table(mut a)), Ok(toml::Value::Table(mut b))) =
+        (toml::Value::try_from(old), toml::Value::try_from(new))
+    else {
+        return Vec::new();
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    for t in [&mut a, &mut b] {
+        if let Some(toml::Value::Table(logging)) = t.get_mut("logging") {
+            logging.remove("level");
+        }
+    }
+    let mut keys: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Hangup,
+    Terminate,
+    Interrupt,
+}
+
+/// SIGHUP, SIGTERM and SIGINT (Ctrl-C) as one stream.
+struct Signals {
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                hangup: signal(SignalKind::hangup()).context("cannot handle SIGHUP")?,
+                terminate: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    async fn next(&mut self) -> Signal {
+        let interrupt = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.hangup.recv() => Signal::Hangup,
+                _ = self.terminate.recv() => Signal::Terminate,
+                () = interrupt => Signal::Interrupt,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            interrupt.await;
+            Signal::Interrupt
+        }
     }
 }

@@ -35,6 +35,9 @@ pub struct Inner {
     /// Running cameras, their events and the server's shutdown signal
     /// (`cameras` module).
     pub cameras: crate::cameras::Cameras,
+    /// Set when shutdown begins: `/readyz` answers 503 from then on, so
+    /// load balancers stop sending requests while those in flight finish.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]

@@ -18,6 +18,7 @@
 mod error;
 pub mod gallery;
 pub mod import;
+pub mod migrations;
 pub mod models;
 pub mod repo;
 
@@ -115,6 +116,18 @@ impl Store {
         };
         store.reload_gallery().await?;
         Ok(store)
+    }
+
+    /// A store over a pool that is neither migrated nor loaded into the
+    /// gallery, for tools that only read (`facegate doctor`) and must not
+    /// change the schema they are inspecting. Only call repository
+    /// functions whose tables the schema already has.
+    pub fn without_migrating(pool: AnyPool, backend: Backend) -> Store {
+        Store {
+            pool,
+            backend,
+            gallery: std::sync::Arc::new(Gallery::default()),
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -75,6 +75,19 @@ pub enum Command {
     Init(crate::server_cmds::InitArgs),
     /// Check the access log's hash chain.
     Audit(crate::server_cmds::AuditArgs),
+    /// Check the installation: ONNX Runtime, packs and their hashes, the
+    /// database and its migrations, data-dir permissions, free disk, clock,
+    /// cameras. Prints the command that fixes each problem; exit status 1
+    /// when something is wrong.
+    Doctor(crate::ops::DoctorArgs),
+    /// Ask the running service whether it is ready (`/readyz`); exit status
+    /// 0 when it is (container health checks).
+    Health(crate::ops::HealthArgs),
+    /// Apply pending database migrations (`--dry-run` lists them only).
+    Migrate(crate::ops::MigrateArgs),
+    /// Check a configuration file, or print the documented example.
+    #[command(subcommand)]
+    Config(crate::ops::ConfigCommand),
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod cmd;
+mod ops;
 mod output;
 mod server_cmds;
 

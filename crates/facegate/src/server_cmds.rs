@@ -67,7 +67,7 @@ pub struct AuditVerifyArgs {
     pub json: bool,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -78,7 +78,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     facegate_server::restrict_umask();
     let config = args.config.load()?;
     let _guard = facegate_server::init_logging(&config)?;
-    runtime()?.block_on(facegate_server::serve(config))
+    runtime()?.block_on(facegate_server::serve_with_reload(
+        config,
+        args.config.config.clone(),
+    ))
 }
 
 pub fn init(args: InitArgs) -> anyhow::Result<()> {

@@ -122,8 +122,8 @@ pub(super) async fn run_processor(
 pub(super) const MAX_NEGATIVES: i64 = 10_000;
 
 /// Organisation settings and negative samples of running cameras, and the
-/// names camera threads asked for.
-async fn refresh(state: &AppState) {
+/// names camera threads asked for (every tick, and at once on SIGHUP).
+pub(super) async fn refresh(state: &AppState) {
     let cameras = &state.cameras;
     let model_id = state.engine.as_ref().map(|e| e.model_id().to_owned());
     for org_id in cameras.org_ids() {

@@ -68,6 +68,9 @@ pub struct CameraMeta {
 struct Live {
     meta: Arc<CameraMeta>,
     camera: Arc<Camera>,
+    /// The row's `updated_at` when it started: [`Cameras::resync`] restarts
+    /// only cameras whose row changed since.
+    updated_at: i64,
 }
 
 struct Shared {
@@ -239,11 +242,56 @@ impl Cameras {
         let camera = Arc::new(camera);
         events::watch_state(state.clone(), meta.clone(), camera.watch_status());
         tracing::info!(camera = %row.id, name = %row.fields.name, source = %facegate_streams::redact_url(&row.fields.source_url), "camera started");
-        self.shared
+        self.shared.live.lock().insert(
+            row.id.clone(),
+            Live {
+                meta,
+                camera,
+                updated_at: row.updated_at,
+            },
+        );
+        Ok(())
+    }
+
+    /// Make the running cameras match the database (SIGHUP): stop those
+    /// deleted or disabled behind the API's back, start enabled ones that
+    /// are not running, restart those whose row changed. Returns how many
+    /// were started or restarted and how many stopped.
+    pub async fn resync(&self, state: &AppState) -> Result<(usize, usize), CameraError> {
+        let rows = state
+            .store
+            .list_enabled_cameras()
+            .await
+            .map_err(|e| CameraError::Config(format!("cannot list cameras: {e}")))?;
+        let running: Vec<(String, i64)> = self
+            .shared
             .live
             .lock()
-            .insert(row.id.clone(), Live { meta, camera });
-        Ok(())
+            .iter()
+            .map(|(id, l)| (id.clone(), l.updated_at))
+            .collect();
+        let mut stopped = 0;
+        for (id, _) in &running {
+            if !rows.iter().any(|r| &r.id == id) {
+                self.remove(id).await;
+                stopped += 1;
+            }
+        }
+        let mut started = 0;
+        for row in &rows {
+            let current = running
+                .iter()
+                .any(|(id, at)| *id == row.id && *at == row.updated_at);
+            if current {
+                continue;
+            }
+            match self.apply(state, row).await {
+                Ok(()) => started += 1,
+                Err(e) => tracing::warn!(camera = %row.id, "camera not started: {e}"),
+            }
+        }
+        events::refresh(state).await;
+        Ok((started, stopped))
     }
 
     /// Stop and forget a camera (deleted).

@@ -20,8 +20,15 @@ async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// The database answers and (when required) the engine is loaded.
+/// The database answers and (when required) the engine is loaded, and the
+/// service is not shutting down.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "draining"})),
+        );
+    }
     let db = state.store.ping().await.is_ok();
     let engine = state.engine.is_some();
     let ready = db && (engine || !state.config.engine_required);

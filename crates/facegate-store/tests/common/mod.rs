@@ -17,6 +17,13 @@ pub fn pg_admin_url() -> String {
 /// Drops the test database even when an assertion fails.
 pub struct PgGuard(String);
 
+impl PgGuard {
+    /// Guard a database the test created itself.
+    pub fn new(name: String) -> PgGuard {
+        PgGuard(name)
+    }
+}
+
 impl Drop for PgGuard {
     fn drop(&mut self) {
         let name = self.0.clone();

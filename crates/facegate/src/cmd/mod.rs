@@ -51,6 +51,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => crate::server_cmds::serve(args).map(|()| ExitCode::SUCCESS),
         Command::Init(args) => crate::server_cmds::init(args).map(|()| ExitCode::SUCCESS),
         Command::Audit(args) => crate::server_cmds::audit(args).map(|()| ExitCode::SUCCESS),
+        Command::Doctor(args) => crate::ops::doctor::run(args, ctx.json),
+        Command::Health(args) => crate::ops::health(args),
+        Command::Migrate(args) => crate::ops::migrate(args, ctx.json),
+        Command::Config(command) => crate::ops::config(command, ctx.json),
     }
 }
 

@@ -28,6 +28,10 @@ fn fetch_options(from: Option<std::path::PathBuf>) -> FetchOptions {
 
 pub fn setup(ctx: &Ctx, args: SetupArgs) -> anyhow::Result<ExitCode> {
     let options = fetch_options(args.from.clone());
+    // The database and keys will live here too: the directory starts
+    // closed to other users (`facegate doctor` checks it), whoever creates it.
+    facegate_server::datadir::create_private_dir(&ctx.data_dir)
+        .with_context(|| format!("creating the data dir {}", ctx.data_dir.display()))?;
     let runtime_path = match facegate_vision::runtime::locate(&ctx.data_dir) {
         Ok(path) => path,
         Err(_) => runtime::install(&ctx.data_dir, &options).context("installing ONNX Runtime")?,
