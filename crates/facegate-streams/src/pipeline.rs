@@ -339,17 +339,17 @@ impl Pipeline {
             result.timings.embedded = analyzed.len();
             for ((i, face), analyzed) in chosen.iter().zip(analyzed) {
                 let mut id = assigned[*i];
-                if self.is_someone_else(id, &analyzed.embedding) {
-                    if let Some((ended, new_id)) = self.tracker.restart(id, frame.media_ms) {
-                        tracing::debug!(camera = %self.camera_id, track = id, new_id, "identity switch: new track");
-                        if let Some(event) = self.end_track(&ended, frame.media_ms) {
-                            result.events.push(event);
-                        }
-                        self.states
-                            .insert(new_id, TrackState::new(frame.captured, frame.media_ms));
-                        assigned[*i] = new_id;
-                        id = new_id;
+                if self.is_someone_else(id, &analyzed.embedding)
+                    && let Some((ended, new_id)) = self.tracker.restart(id, frame.media_ms)
+                {
+                    tracing::debug!(camera = %self.camera_id, track = id, new_id, "identity switch: new track");
+                    if let Some(event) = self.end_track(&ended, frame.media_ms) {
+                        result.events.push(event);
                     }
+                    self.states
+                        .insert(new_id, TrackState::new(frame.captured, frame.media_ms));
+                    assigned[*i] = new_id;
+                    id = new_id;
                 }
                 if let Some(state) = self.states.get_mut(&id) {
                     state.last_embedded_ms = frame.media_ms;

@@ -267,7 +267,9 @@ mod tests {
     #[test]
     fn table() {
         type Frame = (u64, Vec<(f32, f32, f32)>);
-        let cases: Vec<(&str, Vec<Frame>, Vec<Vec<u64>>)> = vec![
+        // (what, frames, the track id of each face, frame by frame)
+        type Case = (&'static str, Vec<Frame>, Vec<Vec<u64>>);
+        let cases: Vec<Case> = vec![
             (
                 "a still face keeps its id",
                 vec![

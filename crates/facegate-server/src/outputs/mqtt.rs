@@ -362,7 +362,7 @@ impl Shared {
 
     fn dropped(&self, why: &str) {
         let n = self.stats.mqtt_dropped.fetch_add(1, Ordering::Relaxed) + 1;
-        if n == 1 || n.is_power_of_two() || n % 1000 == 0 {
+        if n == 1 || n.is_power_of_two() || n.is_multiple_of(1000) {
             tracing::warn!(dropped_total = n, "MQTT message dropped: {why}");
         }
     }

@@ -93,7 +93,7 @@ impl FaceChoice {
     }
 
     /// The chosen face, or the 422 to answer.
-    fn pick<'a>(self, analysis: &'a Analysis) -> Result<&'a AnalyzedFace, ApiError> {
+    fn pick(self, analysis: &Analysis) -> Result<&AnalyzedFace, ApiError> {
         let faces = &analysis.faces;
         match self {
             FaceChoice::Only if faces.len() > 1 => Err(ApiError::new(

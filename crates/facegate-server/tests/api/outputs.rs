@@ -101,10 +101,10 @@ impl Sub {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::SubAck(_))) => {
                         acks += 1;
-                        if acks == wanted {
-                            if let Some(r) = ready_tx.take() {
-                                let _ = r.send(());
-                            }
+                        if acks == wanted
+                            && let Some(r) = ready_tx.take()
+                        {
+                            let _ = r.send(());
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
@@ -540,7 +540,7 @@ async fn outputs_mqtt_last_will_and_reconnect() {
     relay.cut();
     let m = sub.next_on(&topic, &mut seen).await;
     assert_eq!(m.text(), "offline", "Last Will");
-    let mut late = Sub::new(&format!("{prefix}-late"), &[topic.clone()]).await;
+    let mut late = Sub::new(&format!("{prefix}-late"), std::slice::from_ref(&topic)).await;
     let m = late.next_on(&topic, &mut Vec::new()).await;
     assert!(m.retain && m.text() == "offline", "the Will is retained");
     late.stop().await;
@@ -962,7 +962,7 @@ async fn outputs_in_the_service_metrics_and_shutdown() {
 
     // Stopping the service stops the outputs: `offline`, retained.
     let topic = format!("{prefix}/availability");
-    let mut sub = Sub::new(&format!("{prefix}-sub"), &[topic.clone()]).await;
+    let mut sub = Sub::new(&format!("{prefix}-sub"), std::slice::from_ref(&topic)).await;
     let mut seen = Vec::new();
     assert_eq!(sub.next_on(&topic, &mut seen).await.text(), "online");
     srv.stop().await;
