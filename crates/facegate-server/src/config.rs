@@ -98,8 +98,9 @@ pub struct StreamsConfig {
     /// one more answers 409 `too_many_streams`.
     pub max_concurrent_streams: usize,
     /// Camera frames in recognition at once, across cameras (the cameras'
-    /// share of the engine); a camera that finds none free skips the frame,
-    /// so API requests keep their latency.
+    /// share of the engine); a camera that finds none free waits up to one
+    /// frame interval, then skips the frame, so API requests keep their
+    /// latency. A machine that only watches cameras: one per core.
     pub engine_slots: usize,
     /// Detection frames per second of a camera created without one, in (0, 30].
     pub detection_fps: f32,

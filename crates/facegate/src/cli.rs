@@ -370,4 +370,8 @@ pub struct BenchArgs {
     /// Seconds measured per camera count with --streams.
     #[arg(long, default_value_t = 20.0)]
     pub stream_seconds: f64,
+    /// Camera frames in recognition at once with --streams (the service's
+    /// `[streams] engine_slots`); default: one per core.
+    #[arg(long)]
+    pub engine_slots: Option<usize>,
 }

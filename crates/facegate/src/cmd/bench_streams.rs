@@ -122,8 +122,13 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let decode_share = decode_cpu / video_s;
 
     let cores = available_cores();
+    let slots = args.engine_slots.unwrap_or(cores);
+    anyhow::ensure!(
+        (1..=64).contains(&slots),
+        "--engine-slots must be between 1 and 64"
+    );
     let engine = Arc::new(ctx.engine(Threading {
-        sessions: cores,
+        sessions: slots,
         intra_threads: 1,
     })?);
     let known = known_people(&engine, &shared)?;
@@ -136,7 +141,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> anyhow::Result<ExitCode> {
             args,
             engine.clone(),
             identifier.clone(),
-            cores,
+            (cores, slots),
         )?;
         if !ctx.json {
             println!("{}", row.1);
@@ -146,6 +151,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let report = json!({
         "pack": ctx.pack,
         "cores": cores,
+        "engine_slots": slots,
         "frame": "1280x720",
         "target_fps": args.stream_fps,
         "decode": {
@@ -188,10 +194,10 @@ fn run_cameras(
     args: &BenchArgs,
     engine: Arc<facegate_vision::Engine>,
     identifier: Arc<dyn facegate_streams::Identifier>,
-    cores: usize,
+    (cores, slots): (usize, usize),
 ) -> anyhow::Result<(serde_json::Value, String)> {
     let events: Arc<Mutex<Vec<TrackEvent>>> = Arc::new(Mutex::new(Vec::new()));
-    let gate = Arc::new(EngineGate::new(cores));
+    let gate = Arc::new(EngineGate::new(slots));
     let cancel = CancellationToken::new();
     let mut running = Vec::new();
     for i in 0..cameras {
