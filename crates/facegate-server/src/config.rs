@@ -100,7 +100,8 @@ pub struct StreamsConfig {
     /// Camera frames in recognition at once, across cameras (the cameras'
     /// share of the engine); a camera that finds none free waits up to one
     /// frame interval, then skips the frame, so API requests keep their
-    /// latency. A machine that only watches cameras: one per core.
+    /// latency. A machine that only watches cameras: one more than its
+    /// cores (`facegate bench --streams --engine-slots N` measures it).
     pub engine_slots: usize,
     /// Detection frames per second of a camera created without one, in (0, 30].
     pub detection_fps: f32,
