@@ -169,108 +169,122 @@ impl Engine {
         let pool = |file: &str| -> Result<SessionPool, VisionError> {
             SessionPool::from_bytes(env, file, &read(pack, file)?, options.threading)
         };
-        let shape_predictors = manifest
-            .landmarks
-            .iter()
-            .map(|spec| {
-                let model_error = |message: String| VisionError::Model {
-                    model: spec.file.clone(),
-                    message,
+        // Session creation (ONNX Runtime's graph optimisation) is most of a
+        // start-up: the recognizers and the liveness models are built on
+        // their own threads while this one builds the detector.
+        std::thread::scope(|scope| {
+            let recognizers = scope.spawn(|| {
+                manifest
+                    .recognizers
+                    .iter()
+                    .map(|spec| Ok(Recognizer::new(spec.clone(), pool(&spec.file)?)))
+                    .collect::<Result<Vec<_>, VisionError>>()
+            });
+            let liveness = scope.spawn(|| -> Result<_, VisionError> {
+                // `[liveness] files`: the ONNX models in the kind's order, plus
+                // optionally a dlib 68-point predictor (`.dat`) for blink challenges.
+                // Files are read from the pack that holds the component.
+                let liveness_source = match &manifest.liveness {
+                    Some(spec) => Some((pack, spec)),
+                    None => liveness_from
+                        .and_then(|from| from.manifest.liveness.as_ref().map(|s| (from, s))),
                 };
-                let predictor = ShapePredictor::from_dat(&read(pack, &spec.file)?)
-                    .map_err(|e| model_error(e.to_string()))?;
-                let parts = match spec.kind {
-                    LandmarksKind::Dlib5 => 5,
-                    LandmarksKind::Dlib68 => 68,
-                };
-                if predictor.num_parts() != parts {
-                    return Err(model_error(format!(
-                        "a {parts}-point model was expected, this one has {} points",
-                        predictor.num_parts()
-                    )));
+                match liveness_source {
+                    Some((from, spec)) => {
+                        let is_dat = |f: &&String| f.ends_with(".dat");
+                        let pools = spec
+                            .files
+                            .iter()
+                            .filter(|f| !is_dat(f))
+                            .map(|f| {
+                                SessionPool::from_bytes(env, f, &read(from, f)?, options.threading)
+                            })
+                            .collect::<Result<Vec<_>, _>>()?;
+                        let lazy = spec
+                            .files
+                            .iter()
+                            .find(is_dat)
+                            .map(|f| LazyPredictor::new(from.path(f)));
+                        let model = LivenessModel::new(spec, pools)?;
+                        Ok((Some((model, from.manifest.name.clone())), lazy))
+                    }
+                    None => Ok((None, None)),
                 }
-                Ok((spec.kind, Arc::new(predictor)))
+            });
+            let shape_predictors = manifest
+                .landmarks
+                .iter()
+                .map(|spec| {
+                    let model_error = |message: String| VisionError::Model {
+                        model: spec.file.clone(),
+                        message,
+                    };
+                    let predictor = ShapePredictor::from_dat(&read(pack, &spec.file)?)
+                        .map_err(|e| model_error(e.to_string()))?;
+                    let parts = match spec.kind {
+                        LandmarksKind::Dlib5 => 5,
+                        LandmarksKind::Dlib68 => 68,
+                    };
+                    if predictor.num_parts() != parts {
+                        return Err(model_error(format!(
+                            "a {parts}-point model was expected, this one has {} points",
+                            predictor.num_parts()
+                        )));
+                    }
+                    Ok((spec.kind, Arc::new(predictor)))
+                })
+                .collect::<Result<Vec<_>, VisionError>>()?;
+            let d = &manifest.detector;
+            let detector: Box<dyn Detector> = match d.kind {
+                DetectorKind::Yunet => Box::new(YuNet::new(pool(&d.files[0])?)),
+                DetectorKind::Mtcnn => Box::new(Mtcnn::new(
+                    pool(&d.files[0])?,
+                    pool(&d.files[1])?,
+                    pool(&d.files[2])?,
+                )),
+                DetectorKind::Mmod => {
+                    let model_error = |message: String| VisionError::Model {
+                        model: d.files[0].clone(),
+                        message,
+                    };
+                    let model = facegate_models::dlib::mmod_to_onnx(&read(pack, &d.files[0])?)
+                        .map_err(|e| model_error(e.to_string()))?;
+                    let landmarks = shape_predictors
+                        .iter()
+                        .find(|(kind, _)| *kind == LandmarksKind::Dlib5)
+                        .map(|(_, p)| Arc::clone(p))
+                        .ok_or_else(|| model_error("needs a dlib5 shape predictor".into()))?;
+                    let session =
+                        SessionPool::from_bytes(env, &d.files[0], &model.onnx, options.threading)?;
+                    Box::new(Mmod::new(session, model, landmarks))
+                }
+            };
+            let detector_settings = DetectorSettings {
+                score_threshold: d.score_threshold,
+                nms_iou: d.nms_iou,
+                min_face_size: d.min_face_size,
+                max_side: d.max_side,
+            };
+            let joined = |what: &str| VisionError::internal(format!("loading the {what} panicked"));
+            let recognizers = recognizers.join().map_err(|_| joined("recognizers"))??;
+            let (liveness, landmarks68) =
+                liveness.join().map_err(|_| joined("liveness models"))??;
+            let (liveness, liveness_pack) = liveness.unzip();
+            crate::session::return_freed_memory();
+            Ok(Self {
+                liveness,
+                liveness_pack,
+                landmarks68,
+                model_id: manifest.model_id(),
+                decision: facegate_models::pack::current_decision(&manifest),
+                manifest: manifest.clone(),
+                detector,
+                detector_settings,
+                shape_predictors,
+                recognizers,
+                decode_limits: options.decode_limits,
+                auto_rotate: options.auto_rotate,
             })
-            .collect::<Result<Vec<_>, VisionError>>()?;
-        let d = &manifest.detector;
-        let detector: Box<dyn Detector> = match d.kind {
-            DetectorKind::Yunet => Box::new(YuNet::new(pool(&d.files[0])?)),
-            DetectorKind::Mtcnn => Box::new(Mtcnn::new(
-                pool(&d.files[0])?,
-                pool(&d.files[1])?,
-                pool(&d.files[2])?,
-            )),
-            DetectorKind::Mmod => {
-                let model_error = |message: String| VisionError::Model {
-                    model: d.files[0].clone(),
-                    message,
-                };
-                let model = facegate_models::dlib::mmod_to_onnx(&read(pack, &d.files[0])?)
-                    .map_err(|e| model_error(e.to_string()))?;
-                let landmarks = shape_predictors
-                    .iter()
-                    .find(|(kind, _)| *kind == LandmarksKind::Dlib5)
-                    .map(|(_, p)| Arc::clone(p))
-                    .ok_or_else(|| model_error("needs a dlib5 shape predictor".into()))?;
-                let session =
-                    SessionPool::from_bytes(env, &d.files[0], &model.onnx, options.threading)?;
-                Box::new(Mmod::new(session, model, landmarks))
-            }
-        };
-        let detector_settings = DetectorSettings {
-            score_threshold: d.score_threshold,
-            nms_iou: d.nms_iou,
-            min_face_size: d.min_face_size,
-            max_side: d.max_side,
-        };
-        let recognizers = manifest
-            .recognizers
-            .iter()
-            .map(|spec| Ok(Recognizer::new(spec.clone(), pool(&spec.file)?)))
-            .collect::<Result<Vec<_>, VisionError>>()?;
-        // `[liveness] files`: the ONNX models in the kind's order, plus
-        // optionally a dlib 68-point predictor (`.dat`) for blink challenges.
-        // Files are read from the pack that holds the component.
-        let liveness_source = match &manifest.liveness {
-            Some(spec) => Some((pack, spec)),
-            None => {
-                liveness_from.and_then(|from| from.manifest.liveness.as_ref().map(|s| (from, s)))
-            }
-        };
-        let (liveness, landmarks68) = match liveness_source {
-            Some((from, spec)) => {
-                let is_dat = |f: &&String| f.ends_with(".dat");
-                let pools = spec
-                    .files
-                    .iter()
-                    .filter(|f| !is_dat(f))
-                    .map(|f| SessionPool::from_bytes(env, f, &read(from, f)?, options.threading))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let lazy = spec
-                    .files
-                    .iter()
-                    .find(is_dat)
-                    .map(|f| LazyPredictor::new(from.path(f)));
-                let model = LivenessModel::new(spec, pools)?;
-                (Some((model, from.manifest.name.clone())), lazy)
-            }
-            None => (None, None),
-        };
-        let (liveness, liveness_pack) = liveness.unzip();
-        crate::session::return_freed_memory();
-        Ok(Self {
-            liveness,
-            liveness_pack,
-            landmarks68,
-            model_id: manifest.model_id(),
-            decision: facegate_models::pack::current_decision(&manifest),
-            manifest,
-            detector,
-            detector_settings,
-            shape_predictors,
-            recognizers,
-            decode_limits: options.decode_limits,
-            auto_rotate: options.auto_rotate,
         })
     }
 
