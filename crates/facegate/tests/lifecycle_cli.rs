@@ -3,128 +3,32 @@
 //! drains, lets a request in flight finish, and exits cleanly. No model
 //! pack is needed (the service starts without its engine).
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Serve {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-    addr: String,
-}
+use common::serve::{Serve, read_response};
 
-impl Serve {
-    fn start(data: &Path, config: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_facegate"))
-            .arg("serve")
-            .arg("--config")
-            .arg(config)
-            .env_remove("FACEGATE_CONFIG")
-            .env_remove("FACEGATE_DATABASE_URL")
-            .env_remove("FACEGATE_LOG_LEVEL")
-            .env_remove("FACEGATE_LOG_DIR")
-            .env_remove("FACEGATE_MODELS_DIR")
-            .env("FACEGATE_DATA_DIR", data)
-            .env("FACEGATE_LISTEN", "127.0.0.1:0")
-            .env("FACEGATE_ENGINE_REQUIRED", "false")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the facegate binary starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut serve = Serve {
-            child,
-            lines,
-            seen: Vec::new(),
-            addr: String::new(),
-        };
-        let banner = serve
-            .wait_for_line(|l| l.starts_with("facegate listening on http://"))
-            .expect("serve prints its address");
-        serve.addr = banner
-            .trim_start_matches("facegate listening on http://")
-            .to_string();
-        serve
-    }
-
-    /// Wait (a deadline, not a measurement) for a stdout line that matches.
-    fn wait_for_line(&mut self, want: impl Fn(&str) -> bool) -> Option<String> {
-        if let Some(line) = self.seen.iter().find(|l| want(l)) {
-            return Some(line.clone());
-        }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            match self.lines.recv_timeout(Duration::from_millis(100)) {
-                Ok(line) => {
-                    let hit = want(&line);
-                    self.seen.push(line.clone());
-                    if hit {
-                        return Some(line);
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
-            }
-        }
-        None
-    }
-
-    /// Everything printed so far, without waiting.
-    fn drain_lines(&mut self) {
-        while let Ok(line) = self.lines.try_recv() {
-            self.seen.push(line);
-        }
-    }
-
-    fn get(&self, path: &str, request_id: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(&self.addr).expect("connect");
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nX-Request-Id: {request_id}\r\nConnection: close\r\n\r\n",
-            self.addr
-        )
-        .unwrap();
-        read_response(&mut stream)
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn read_response(stream: &mut TcpStream) -> (u16, String) {
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
-    (status, response)
+/// `facegate serve --config CONFIG` on `data`.
+fn start(data: &Path, config: &Path) -> Serve {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_facegate"));
+    command
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .env_remove("FACEGATE_CONFIG")
+        .env_remove("FACEGATE_DATABASE_URL")
+        .env_remove("FACEGATE_LOG_LEVEL")
+        .env_remove("FACEGATE_LOG_DIR")
+        .env_remove("FACEGATE_MODELS_DIR")
+        .env("FACEGATE_DATA_DIR", data)
+        .env("FACEGATE_LISTEN", "127.0.0.1:0")
+        .env("FACEGATE_ENGINE_REQUIRED", "false");
+    Serve::spawn(command)
 }
 
 /// `facegate health --addr ADDR`'s exit status.
@@ -148,7 +52,7 @@ fn sighup_reloads_the_log_level_and_sigterm_drains_then_exits() {
         "shutdown_drain_secs = 3\nshutdown_timeout_secs = 20\n[logging]\nlevel = \"warn\"\n",
     )
     .unwrap();
-    let mut serve = Serve::start(&data, &config);
+    let mut serve = start(&data, &config);
 
     // At `warn`, requests are not logged.
     assert_eq!(serve.get("/healthz", "req-quiet-0001").0, 200);

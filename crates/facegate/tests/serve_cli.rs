@@ -2,121 +2,30 @@
 //! and the permissions of what it creates in the data directory. No model
 //! pack is needed (the service starts without its engine).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A running `facegate serve` whose stdout lines arrive on a channel.
-struct Serve {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-    addr: String,
-}
+use common::serve::Serve;
 
-impl Serve {
-    fn start(data_dir: &Path, json: bool) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_facegate"))
-            .arg("serve")
-            .env_remove("FACEGATE_CONFIG")
-            .env_remove("FACEGATE_DATABASE_URL")
-            .env_remove("FACEGATE_LOG_DIR")
-            .env_remove("FACEGATE_MODELS_DIR")
-            .env_remove("FACEGATE_JWT_SECRET")
-            .env("FACEGATE_DATA_DIR", data_dir)
-            .env("FACEGATE_LISTEN", "127.0.0.1:0")
-            .env("FACEGATE_ENGINE_REQUIRED", "false")
-            .env("FACEGATE_LOG_LEVEL", "info")
-            .env("FACEGATE_LOG_JSON", if json { "true" } else { "false" })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the facegate binary starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut serve = Serve {
-            child,
-            lines,
-            seen: Vec::new(),
-            addr: String::new(),
-        };
-        let banner = serve
-            .wait_for_line(|l| l.starts_with("facegate listening on http://"))
-            .expect("serve prints the address it listens on");
-        serve.addr = banner
-            .trim_start_matches("facegate listening on http://")
-            .to_string();
-        serve
-    }
-
-    /// The first stdout line (already seen or still to come) that matches,
-    /// waiting while the server is alive; `None` if it exits or a minute
-    /// passes without one (a deadline, not a measurement).
-    fn wait_for_line(&mut self, want: impl Fn(&str) -> bool) -> Option<String> {
-        if let Some(line) = self.seen.iter().find(|l| want(l)) {
-            return Some(line.clone());
-        }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            match self.lines.recv_timeout(Duration::from_millis(200)) {
-                Ok(line) => {
-                    let hit = want(&line);
-                    self.seen.push(line.clone());
-                    if hit {
-                        return Some(line);
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
-            }
-        }
-        None
-    }
-
-    /// GET `path` with our own request id; returns the status code.
-    fn get(&self, path: &str, request_id: &str) -> u16 {
-        let mut stream = TcpStream::connect(&self.addr).expect("connect");
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nX-Request-Id: {request_id}\r\nConnection: close\r\n\r\n",
-            self.addr
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
-            .split_whitespace()
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_else(|| panic!("not an HTTP response: {response}"))
-    }
-
-    fn stop(mut self) {
-        // SIGTERM: a graceful stop flushes the file writer.
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `facegate serve` on `data_dir`, logging at info as text or JSON.
+fn start(data_dir: &Path, json: bool) -> Serve {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_facegate"));
+    command
+        .arg("serve")
+        .env_remove("FACEGATE_CONFIG")
+        .env_remove("FACEGATE_DATABASE_URL")
+        .env_remove("FACEGATE_LOG_DIR")
+        .env_remove("FACEGATE_MODELS_DIR")
+        .env_remove("FACEGATE_JWT_SECRET")
+        .env("FACEGATE_DATA_DIR", data_dir)
+        .env("FACEGATE_LISTEN", "127.0.0.1:0")
+        .env("FACEGATE_ENGINE_REQUIRED", "false")
+        .env("FACEGATE_LOG_LEVEL", "info")
+        .env("FACEGATE_LOG_JSON", if json { "true" } else { "false" });
+    Serve::spawn(command)
 }
 
 /// Every line of the log files in `dir` that contains `needle`, waiting up to
@@ -161,8 +70,8 @@ fn serve_logs_each_request_to_its_file_and_stdout_and_keeps_its_data_private() {
     let data = tmp.path().join("data");
     let logs = data.join("logs");
 
-    let mut serve = Serve::start(&data, false);
-    assert_eq!(serve.get("/healthz", "req-plain-0001"), 200);
+    let mut serve = start(&data, false);
+    assert_eq!(serve.get("/healthz", "req-plain-0001").0, 200);
     let line = serve
         .wait_for_line(|l| l.contains("req-plain-0001") && l.contains("status=200"))
         .unwrap_or_else(|| panic!("no request line on stdout among {:?}", serve.seen));
@@ -203,8 +112,8 @@ fn serve_logs_each_request_to_its_file_and_stdout_and_keeps_its_data_private() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let mut serve = Serve::start(&data, true);
-    assert_eq!(serve.get("/api/v1/auth/me", "req-json-0002"), 401);
+    let mut serve = start(&data, true);
+    assert_eq!(serve.get("/api/v1/auth/me", "req-json-0002").0, 401);
     let line = serve
         .wait_for_line(|l| l.contains("req-json-0002") && l.contains("\"route\""))
         .unwrap_or_else(|| panic!("no JSON request line on stdout among {:?}", serve.seen));

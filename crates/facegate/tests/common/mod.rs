@@ -87,3 +87,4 @@ pub fn no_panic(output: &Output) {
 pub fn s(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
 }
+pub mod serve;
