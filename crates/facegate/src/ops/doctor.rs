@@ -362,10 +362,7 @@ fn check_data_dir(config: &Config, checks: &mut Vec<Check>) {
     }
     if !exposed.is_empty() {
         problems = true;
-        let paths: Vec<String> = exposed
-            .iter()
-            .map(|e| q(e.rsplit_once(" (").map_or(e.as_str(), |(p, _)| p)))
-            .collect();
+        let paths = quoted_paths(&exposed);
         checks.push(Check::fail(
             "data dir mode",
             format!(
@@ -377,10 +374,7 @@ fn check_data_dir(config: &Config, checks: &mut Vec<Check>) {
     }
     if !writable_models.is_empty() {
         problems = true;
-        let paths: Vec<String> = writable_models
-            .iter()
-            .map(|e| q(e.rsplit_once(" (").map_or(e.as_str(), |(p, _)| p)))
-            .collect();
+        let paths = quoted_paths(&writable_models);
         checks.push(Check::fail(
             "data dir mode",
             format!(
@@ -802,6 +796,14 @@ fn probe_camera(camera: &facegate_store::Camera) -> Check {
             Check::fail(name, format!("{shown} unreachable ({last})"), disable)
         }
     }
+}
+
+/// The shell-quoted paths of findings written as `PATH (what is wrong)`.
+fn quoted_paths(findings: &[String]) -> Vec<String> {
+    findings
+        .iter()
+        .map(|e| shell_quote(e.rsplit_once(" (").map_or(e.as_str(), |(p, _)| p)))
+        .collect()
 }
 
 #[cfg(test)]
