@@ -100,6 +100,20 @@ fn watch_refuses_bad_sources_clearly() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!gif.exists());
+    // A video in a folder that does not exist is refused before the run.
+    let nowhere = dir.path().join("no/such/folder/out.mp4");
+    let out = facegate(
+        "yunet",
+        &["watch", s(&real_clip), "--annotate", s(&nowhere)],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "it ran anyway: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 /// A live source that never sends a frame is a failure, not a quiet
@@ -117,6 +131,11 @@ fn watch_reports_a_live_source_that_sent_nothing() {
         .port();
     let url = format!("rtsp://cam:secret@127.0.0.1:{port}/nothing");
     let out = facegate("yunet", &["watch", &url, "--duration", "3"]);
+    no_panic(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no frame arrived"));
+    // Without --duration it gives up after its first-frame deadline rather
+    // than retrying for ever.
+    let out = facegate("yunet", &["watch", &url]);
     no_panic(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");

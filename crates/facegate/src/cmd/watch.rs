@@ -394,6 +394,11 @@ fn watch_live(
         if until.is_some_and(|u| Instant::now() >= u) || interrupted() {
             break;
         }
+        // The service keeps retrying a camera for ever; a person at a
+        // terminal wants to hear that the source never answered.
+        if status.frames_in == 0 && watched.elapsed() >= FIRST_FRAME_DEADLINE {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     let status = camera.status();
@@ -446,6 +451,10 @@ enum Annotate {
     },
 }
 
+/// How long `watch` waits for a live source's first frame (through the
+/// camera's retries) before it gives up.
+const FIRST_FRAME_DEADLINE: Duration = Duration::from_secs(20);
+
 /// Containers `--annotate` writes as video (FFmpeg picks the format by
 /// the extension).
 const VIDEO_EXTENSIONS: [&str; 5] = ["mp4", "mkv", "mov", "avi", "webm"];
@@ -465,6 +474,17 @@ impl Annotate {
                     !out.is_dir(),
                     "--annotate {} is a folder: give a new file name",
                     out.display()
+                );
+                // Found before the run, not when FFmpeg fails at its end.
+                let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
+                anyhow::ensure!(
+                    parent.is_none_or(Path::is_dir),
+                    "--annotate {}: the folder {} does not exist",
+                    out.display(),
+                    parent
+                        .map(Path::display)
+                        .map(|d| d.to_string())
+                        .unwrap_or_default()
                 );
                 Ok(true)
             }
